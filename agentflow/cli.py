@@ -1,0 +1,167 @@
+"""The command line: parse flags, call the stages, render, exit with a stable code.
+
+Messages go to stderr so that stdout carries only what a command produces (tables, or
+exactly one JSON document with --json).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import sys
+from pathlib import Path
+from typing import Annotated, Any
+
+import click
+import typer
+
+from agentflow.errors import AgentflowError, ExitCode, Problem, has_errors
+from agentflow.models import PRICES_ENV, load_prices
+from agentflow.plan import build_plan
+from agentflow.render.console import make_console
+from agentflow.render.plan_view import plan_to_json, render_plan
+from agentflow.spec.validate import ValidatedWorkflow, validate_workflow
+
+app = typer.Typer(
+    add_completion=False,
+    no_args_is_help=True,
+    pretty_exceptions_enable=False,
+    help="Run teams of LLM agents from declarative YAML workflows.",
+)
+agents_app = typer.Typer(no_args_is_help=True, help="Agent files: list them.")
+app.add_typer(agents_app, name="agents")
+
+PricesOption = Annotated[
+    Path | None,
+    typer.Option(
+        "--prices",
+        help=f"YAML/JSON file adding or overriding model prices (default: ${PRICES_ENV}).",
+    ),
+]
+JsonOption = Annotated[bool, typer.Option("--json", help="Print one JSON object on stdout.")]
+SetOption = Annotated[
+    list[str] | None,
+    typer.Option("--set", help="Fill an input: NAME=VALUE (repeatable)."),
+]
+
+
+def report_problems(problems: list[Problem] | tuple[Problem, ...]) -> None:
+    err = make_console(stderr=True)
+    for problem in problems:
+        style = "red" if problem.is_error else "yellow"
+        err.print(problem.format(), style=style, markup=False, highlight=False)
+
+
+def parse_sets(values: list[str] | None) -> dict[str, str]:
+    result: dict[str, str] = {}
+    for item in values or []:
+        name, sep, value = item.partition("=")
+        if not sep or not name.strip():
+            raise AgentflowError.single(
+                "--set",
+                f"expected NAME=VALUE, got {item!r}",
+                hint="for example --set changelog=CHANGES.md",
+            )
+        result[name.strip()] = value
+    return result
+
+
+def load_valid(path: Path, prices_file: Path | None) -> ValidatedWorkflow:
+    """Validate or stop with exit 2; warnings are shown either way."""
+    validated = validate_workflow(path, load_prices(prices_file))
+    report_problems([p for p in validated.problems if not p.is_error])
+    if not validated.ok:
+        raise AgentflowError([p for p in validated.problems if p.is_error])
+    return validated
+
+
+@app.command()
+def validate(
+    workflows: Annotated[list[Path], typer.Argument(help="Workflow files to check.")],
+    prices: PricesOption = None,
+    as_json: JsonOption = False,
+) -> None:
+    """Check workflow files and their agents; report every problem as FILE:LINE:COL."""
+    table = load_prices(prices)
+    results = [validate_workflow(path, table) for path in workflows]
+    if as_json:
+        print(
+            json.dumps(
+                {"files": [_validation_json(p, r) for p, r in zip(workflows, results, strict=True)]}
+            )
+        )
+    else:
+        out = make_console()
+        for path, result in zip(workflows, results, strict=True):
+            report_problems(result.problems)
+            if result.ok and result.workflow is not None:
+                wf = result.workflow
+                out.print(
+                    f"{path}: ok ({len(wf.tasks)} tasks, "
+                    f"{len(result.agents.agents) if result.agents else 0} agents)"
+                )
+    if any(has_errors(list(r.problems)) or r.workflow is None for r in results):
+        raise typer.Exit(ExitCode.INVALID)
+
+
+def _validation_json(path: Path, result: ValidatedWorkflow) -> dict[str, Any]:
+    return {
+        "file": str(path),
+        "ok": result.ok,
+        "problems": [
+            {
+                "file": p.file,
+                "line": p.line,
+                "col": p.col,
+                "severity": p.severity,
+                "message": p.message,
+                "hint": p.hint,
+            }
+            for p in result.problems
+        ],
+    }
+
+
+@app.command()
+def plan(
+    workflow: Annotated[Path, typer.Argument(help="The workflow file.")],
+    set_: SetOption = None,
+    prices: PricesOption = None,
+    as_json: JsonOption = False,
+) -> None:
+    """Show what a run would do and cost at most: waves, models, tokens. No API call."""
+    validated = load_valid(workflow, prices)
+    assert validated.workflow is not None and validated.agents is not None
+    the_plan = build_plan(
+        validated.workflow, validated.agents, load_prices(prices), parse_sets(set_)
+    )
+    if as_json:
+        print(json.dumps(plan_to_json(the_plan), indent=2 if len(the_plan.tasks) <= 200 else None))
+    else:
+        render_plan(the_plan, make_console())
+
+
+def main() -> None:
+    try:
+        result = app(standalone_mode=False)
+        sys.exit(result if isinstance(result, int) else 0)
+    except AgentflowError as error:
+        report_problems(error.problems)
+        sys.exit(int(error.exit_code))
+    except click.exceptions.Exit as done:
+        sys.exit(done.exit_code)
+    except click.ClickException as usage:
+        usage.show()
+        sys.exit(int(ExitCode.INVALID))
+    except (KeyboardInterrupt, click.exceptions.Abort):
+        make_console(stderr=True).print("interrupted")
+        sys.exit(int(ExitCode.INTERRUPTED))
+    except Exception as exc:  # noqa: BLE001 - the last line of defence: no traceback for users
+        if os.environ.get("AGENTFLOW_DEBUG"):
+            raise
+        make_console(stderr=True).print(
+            f"agentflow: internal error: {type(exc).__name__}: {exc} "
+            "(set AGENTFLOW_DEBUG=1 for a traceback, and please report it)",
+            markup=False,
+        )
+        sys.exit(int(ExitCode.TASK_FAILED))

@@ -1,0 +1,257 @@
+"""Workflow -> Plan: the graph, waves, critical path, model and agent per task, and estimates.
+
+Estimates (documented in README.md):
+- input tokens: the prompt with inputs filled, plus the agent's system prompt, counted by
+  `agentflow.tokens` (which over-counts on purpose); each `{{ tasks.X.* }}` reference adds
+  X's expected output (for the expected cost) or X's `max_tokens` (for the worst case);
+- output tokens: `max_tokens` in the worst case, EXPECTED_OUTPUT_FRACTION of it expected;
+- worst-case cost: every attempt (1 + retries) at worst-case input and output;
+- duration: a fixed latency plus output tokens at the model tier's typical speed.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
+
+import networkx as nx
+
+from agentflow.errors import AgentflowError, ExitCode, Problem
+from agentflow.models import PriceTable, Usage
+from agentflow.routing import choose_model
+from agentflow.spec.agents import Agent, AgentCatalog
+from agentflow.spec.templates import RenderContext, parse_template, render_template
+from agentflow.spec.validate import task_graph
+from agentflow.spec.workflow import TaskSpec, Workflow
+from agentflow.tokens import estimate_request_tokens
+
+EXPECTED_OUTPUT_FRACTION = 0.5
+BASE_LATENCY_SECONDS = 1.5
+TOKENS_PER_SECOND = {"simple": 150.0, "standard": 80.0, "complex": 50.0}
+
+
+@dataclass(frozen=True)
+class PlannedTask:
+    id: str
+    wave: int
+    needs: tuple[str, ...]
+    agent: str | None
+    model: str  # resolved model id
+    model_reason: str
+    est_input_tokens: int
+    max_input_tokens: int
+    est_output_tokens: int
+    max_output_tokens: int
+    attempts: int  # 1 + retries
+    timeout: float
+    est_cost_usd: float
+    max_cost_per_attempt_usd: float
+    max_cost_usd: float
+    max_tokens_total: int  # worst-case tokens over every attempt, for token budgets
+    est_seconds: float
+    remaining_seconds: float  # longest path from this task to the end, itself included
+    budget_covered: bool
+
+
+@dataclass(frozen=True)
+class BudgetCheck:
+    usd: float | None
+    tokens: int | None
+    fits: bool
+    uncovered: tuple[str, ...]  # tasks whose worst case no longer fits, in plan order
+
+
+@dataclass(frozen=True)
+class Plan:
+    workflow: Workflow
+    inputs: Mapping[str, str]
+    waves: tuple[tuple[str, ...], ...]
+    critical_path: tuple[str, ...]
+    critical_path_seconds: float
+    tasks: Mapping[str, PlannedTask]  # in execution-priority-friendly topological order
+    max_cost_usd: float
+    est_cost_usd: float
+    budget: BudgetCheck
+
+
+def resolve_inputs(workflow: Workflow, given: Mapping[str, str]) -> dict[str, str]:
+    """Fill inputs from --set values and defaults; unknown or missing ones are exit 2."""
+    file = str(workflow.path)
+    problems = [
+        Problem(
+            file,
+            f"--set {name}: the workflow has no input {name!r}",
+            hint=f"inputs: {', '.join(workflow.inputs) or 'none'}",
+        )
+        for name in given
+        if name not in workflow.inputs
+    ]
+    values: dict[str, str] = {}
+    for name, spec in workflow.inputs.items():
+        if name in given:
+            values[name] = given[name]
+        elif spec.default is not None:
+            values[name] = spec.default
+        else:
+            line, col = workflow.position(("inputs", name))
+            problems.append(
+                Problem(
+                    file,
+                    f"input {name!r} is required and has no value",
+                    line,
+                    col,
+                    hint=f"pass --set {name}=VALUE",
+                )
+            )
+    if problems:
+        raise AgentflowError(problems, ExitCode.INVALID)
+    return values
+
+
+def _agent_of(workflow: Workflow, task: TaskSpec, catalog: AgentCatalog) -> Agent | None:
+    name = task.settings.agent or workflow.defaults.agent
+    return catalog.agents.get(name) if name else None
+
+
+def _input_tokens(
+    task: TaskSpec,
+    agent: Agent | None,
+    inputs: Mapping[str, str],
+    upstream: tuple[Mapping[str, int], ...],
+) -> list[int]:
+    """Input tokens of the task once per `upstream` guess of its dependencies' outputs."""
+    refs, _ = parse_template(task.prompt)
+    prompt = render_template(task.prompt, RenderContext(inputs, {}, {}))
+    system = agent.system_prompt if agent else ""
+    own = estimate_request_tokens(system, [prompt])
+    task_refs = [r.name for r in refs if r.kind != "input"]
+    return [own + sum(outputs.get(name, 0) for name in task_refs) for outputs in upstream]
+
+
+def build_plan(
+    workflow: Workflow, catalog: AgentCatalog, prices: PriceTable, given_inputs: Mapping[str, str]
+) -> Plan:
+    inputs = resolve_inputs(workflow, given_inputs)
+    graph = task_graph(workflow)
+    file_order = {tid: i for i, tid in enumerate(workflow.tasks)}
+    waves = tuple(
+        tuple(sorted(g, key=file_order.__getitem__)) for g in nx.topological_generations(graph)
+    )
+    wave_of = {tid: i for i, wave in enumerate(waves) for tid in wave}
+    expected_out: dict[str, int] = {}
+    worst_out: dict[str, int] = {}
+    drafts: dict[str, dict[str, Any]] = {}
+    for wave in waves:
+        for tid in wave:
+            drafts[tid] = _draft(
+                workflow, workflow.tasks[tid], catalog, prices, inputs, expected_out, worst_out
+            )
+            drafts[tid]["wave"] = wave_of[tid]
+    remaining = _remaining_seconds(graph, waves, {t: d["est_seconds"] for t, d in drafts.items()})
+    critical = _critical_path(graph, remaining)
+    budget = _check_budget(workflow, waves, drafts)
+    tasks = {
+        tid: PlannedTask(
+            **drafts[tid],
+            remaining_seconds=remaining[tid],
+            budget_covered=tid not in budget.uncovered,
+        )
+        for wave in waves
+        for tid in wave
+    }
+    return Plan(
+        workflow=workflow,
+        inputs=inputs,
+        waves=waves,
+        critical_path=critical,
+        critical_path_seconds=remaining[critical[0]] if critical else 0.0,
+        tasks=tasks,
+        max_cost_usd=sum(t.max_cost_usd for t in tasks.values()),
+        est_cost_usd=sum(t.est_cost_usd for t in tasks.values()),
+        budget=budget,
+    )
+
+
+def _draft(
+    workflow: Workflow,
+    task: TaskSpec,
+    catalog: AgentCatalog,
+    prices: PriceTable,
+    inputs: Mapping[str, str],
+    expected_out: dict[str, int],
+    worst_out: dict[str, int],
+) -> dict[str, Any]:
+    settings = workflow.effective(task)
+    agent = _agent_of(workflow, task, catalog)
+    choice = choose_model(workflow, task, agent)
+    model_id = prices.resolve(choice.model)
+    price = prices.price(model_id)
+    max_out = settings.max_tokens or 0
+    est_out = math.ceil(max_out * EXPECTED_OUTPUT_FRACTION)
+    expected_out[task.id], worst_out[task.id] = est_out, max_out
+    est_in, max_in = _input_tokens(task, agent, inputs, (expected_out, worst_out))
+    attempts = 1 + (settings.retries or 0)
+    per_attempt = prices.cost(model_id, Usage(input_tokens=max_in, output_tokens=max_out))
+    return {
+        "id": task.id,
+        "needs": task.needs,
+        "agent": agent.name if agent else None,
+        "model": model_id,
+        "model_reason": choice.reason,
+        "est_input_tokens": est_in,
+        "max_input_tokens": max_in,
+        "est_output_tokens": est_out,
+        "max_output_tokens": max_out,
+        "attempts": attempts,
+        "timeout": settings.timeout or 0.0,
+        "est_cost_usd": prices.cost(model_id, Usage(input_tokens=est_in, output_tokens=est_out)),
+        "max_cost_per_attempt_usd": per_attempt,
+        "max_cost_usd": per_attempt * attempts,
+        "max_tokens_total": (max_in + max_out) * attempts,
+        "est_seconds": BASE_LATENCY_SECONDS + est_out / TOKENS_PER_SECOND.get(price.tier, 80.0),
+    }
+
+
+def _remaining_seconds(
+    graph: nx.DiGraph, waves: tuple[tuple[str, ...], ...], seconds: Mapping[str, float]
+) -> dict[str, float]:
+    remaining: dict[str, float] = {}
+    for wave in reversed(waves):
+        for tid in wave:
+            after = max((remaining[s] for s in graph.successors(tid)), default=0.0)
+            remaining[tid] = seconds[tid] + after
+    return remaining
+
+
+def _critical_path(graph: nx.DiGraph, remaining: Mapping[str, float]) -> tuple[str, ...]:
+    roots = [t for t in remaining if graph.in_degree(t) == 0]
+    if not roots:
+        return ()
+    path = [max(roots, key=lambda t: remaining[t])]
+    while True:
+        successors = list(graph.successors(path[-1]))
+        if not successors:
+            return tuple(path)
+        path.append(max(successors, key=lambda t: remaining[t]))
+
+
+def _check_budget(
+    workflow: Workflow, waves: tuple[tuple[str, ...], ...], drafts: Mapping[str, Mapping[str, Any]]
+) -> BudgetCheck:
+    """Walk the plan in order, as a run would reserve it, and name what no longer fits."""
+    usd_cap, token_cap = workflow.budget.usd, workflow.budget.tokens
+    spent_usd, spent_tokens = 0.0, 0
+    uncovered: list[str] = []
+    for wave in waves:
+        for tid in wave:
+            usd = spent_usd + drafts[tid]["max_cost_usd"]
+            tokens = spent_tokens + drafts[tid]["max_tokens_total"]
+            if (usd_cap is not None and usd > usd_cap) or (
+                token_cap is not None and tokens > token_cap
+            ):
+                uncovered.append(tid)
+                continue
+            spent_usd, spent_tokens = usd, tokens
+    return BudgetCheck(usd_cap, token_cap, not uncovered, tuple(uncovered))

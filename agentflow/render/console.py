@@ -1,0 +1,48 @@
+"""Consoles and the plain-text fallback shared by every view."""
+
+from __future__ import annotations
+
+import os
+import sys
+
+from rich import box
+from rich.console import Console
+
+PIPE_WIDTH = 200  # wide enough that piped tables do not wrap; stable for scripts
+
+
+def is_terminal(stream: object) -> bool:
+    isatty = getattr(stream, "isatty", None)
+    return bool(isatty and isatty()) and os.environ.get("TERM") != "dumb"
+
+
+def make_console(stderr: bool = False) -> Console:
+    stream = sys.stderr if stderr else sys.stdout
+    if is_terminal(stream):
+        return Console(file=stream, stderr=stderr)
+    return Console(
+        file=stream,
+        stderr=stderr,
+        width=PIPE_WIDTH,
+        no_color=True,
+        highlight=False,
+        emoji=False,
+        force_terminal=False,
+        soft_wrap=False,
+    )
+
+
+def table_box(console: Console) -> box.Box:
+    return box.ROUNDED if console.is_terminal else box.ASCII2
+
+
+def usd(value: float | None) -> str:
+    if value is None:
+        return "-"
+    if value == 0:
+        return "$0"
+    return f"${value:.4f}" if value < 1 else f"${value:,.2f}"
+
+
+def count(value: int | None) -> str:
+    return "-" if value is None else f"{value:,}"

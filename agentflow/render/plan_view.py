@@ -1,0 +1,110 @@
+"""The plan as a table for people and as the contract JSON for programs."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from rich.console import Console
+from rich.table import Table
+
+from agentflow.plan import Plan
+from agentflow.render.console import count, table_box, usd
+
+
+def plan_to_json(plan: Plan) -> dict[str, Any]:
+    return {
+        "workflow": plan.workflow.name,
+        "file": str(plan.workflow.path),
+        "waves": [list(w) for w in plan.waves],
+        "critical_path": list(plan.critical_path),
+        "critical_path_seconds": round(plan.critical_path_seconds, 3),
+        "tasks": {
+            t.id: {
+                "wave": t.wave,
+                "needs": list(t.needs),
+                "agent": t.agent,
+                "model": t.model,
+                "model_reason": t.model_reason,
+                "est_input_tokens": t.est_input_tokens,
+                "max_input_tokens": t.max_input_tokens,
+                "max_output_tokens": t.max_output_tokens,
+                "attempts": t.attempts,
+                "max_cost_usd": round(t.max_cost_usd, 6),
+                "est_cost_usd": round(t.est_cost_usd, 6),
+                "budget_covered": t.budget_covered,
+            }
+            for t in plan.tasks.values()
+        },
+        "totals": {
+            "tasks": len(plan.tasks),
+            "max_cost_usd": round(plan.max_cost_usd, 6),
+            "est_cost_usd": round(plan.est_cost_usd, 6),
+        },
+        "budget": {
+            "usd": plan.budget.usd,
+            "tokens": plan.budget.tokens,
+            "fits": plan.budget.fits,
+            "uncovered": list(plan.budget.uncovered),
+        },
+    }
+
+
+def render_plan(plan: Plan, console: Console) -> None:
+    wf = plan.workflow
+    console.print(
+        f"Plan for {wf.name} ({wf.path}): {len(plan.tasks)} tasks in "
+        f"{len(plan.waves)} waves, no API call made"
+    )
+    table = Table(box=table_box(console), show_footer=True)
+    table.add_column("wave", justify="right", footer="")
+    table.add_column("task", footer="total")
+    table.add_column("needs")
+    table.add_column("agent")
+    table.add_column("model")
+    table.add_column("why")
+    table.add_column("in tok (est)", justify="right")
+    table.add_column("max out", justify="right")
+    table.add_column("est cost", justify="right", footer=usd(plan.est_cost_usd))
+    table.add_column("max cost", justify="right", footer=usd(plan.max_cost_usd))
+    for t in plan.tasks.values():
+        table.add_row(
+            str(t.wave),
+            t.id,
+            ", ".join(t.needs) or "-",
+            t.agent or "-",
+            t.model,
+            t.model_reason,
+            count(t.est_input_tokens),
+            count(t.max_output_tokens),
+            usd(t.est_cost_usd),
+            usd(t.max_cost_usd),
+        )
+    console.print(table)
+    console.print(
+        f"Critical path: {' -> '.join(plan.critical_path)} (~{plan.critical_path_seconds:.0f}s)"
+    )
+    _render_budget(plan, console)
+
+
+def _render_budget(plan: Plan, console: Console) -> None:
+    budget = plan.budget
+    if budget.usd is None and budget.tokens is None:
+        console.print(
+            f"Budget: none set (worst case {usd(plan.max_cost_usd)}, every retry included)"
+        )
+        return
+    caps = " and ".join(
+        part
+        for part in (
+            f"{usd(budget.usd)}" if budget.usd is not None else "",
+            f"{count(budget.tokens)} tokens" if budget.tokens is not None else "",
+        )
+        if part
+    )
+    if budget.fits:
+        console.print(f"Budget: {caps}: the worst case ({usd(plan.max_cost_usd)}) fits")
+    else:
+        console.print(
+            f"Budget: {caps}: the worst case ({usd(plan.max_cost_usd)}) does not fit; "
+            f"not covered in the worst case: {', '.join(budget.uncovered)}"
+        )

@@ -1,0 +1,105 @@
+"""The published workflow JSON Schema, applied with positions for every error."""
+
+from __future__ import annotations
+
+import json
+from functools import lru_cache
+from importlib import resources
+from typing import Any
+
+import jsonschema
+from jsonschema.exceptions import ValidationError, best_match
+
+from agentflow.errors import Problem
+from agentflow.spec.yamlpos import LoadedYaml
+
+
+@lru_cache(maxsize=1)
+def workflow_schema() -> dict[str, Any]:
+    text = resources.files("agentflow").joinpath("schemas/workflow.schema.json").read_text("utf-8")
+    return json.loads(text)
+
+
+def _inline_refs(node: Any, defs: dict[str, Any]) -> Any:
+    """Replace local `#/$defs/...` references by their targets (our schema has no cycles):
+    resolving a $ref per task is most of the cost of validating a 10,000-task workflow."""
+    if isinstance(node, list):
+        return [_inline_refs(item, defs) for item in node]
+    if not isinstance(node, dict):
+        return node
+    ref = node.get("$ref")
+    if isinstance(ref, str) and ref.startswith("#/$defs/"):
+        target: Any = {"$defs": defs}
+        for part in ref[2:].split("/"):
+            target = target[part]
+        merged = {**target, **{k: v for k, v in node.items() if k != "$ref"}}
+        return _inline_refs(merged, defs)
+    return {key: _inline_refs(value, defs) for key, value in node.items()}
+
+
+@lru_cache(maxsize=1)
+def _validator() -> jsonschema.protocols.Validator:
+    schema = _inline_refs(workflow_schema(), workflow_schema().get("$defs", {}))
+    cls = jsonschema.validators.validator_for(schema)
+    return cls(schema)
+
+
+def _describe(error: ValidationError) -> tuple[str, str | None]:
+    """A human sentence for one schema error, with a hint where we can give one."""
+    where = _dotted(error.absolute_path)
+    if error.validator == "additionalProperties":
+        extra = sorted(set(error.instance) - set(error.schema.get("properties", {})))
+        known = ", ".join(sorted(error.schema.get("properties", {})))
+        name = ", ".join(repr(e) for e in extra)
+        return f"unknown key {name} in {where or 'the workflow'}", f"allowed keys: {known}"
+    if error.validator == "required":
+        return f"{where or 'the workflow'}: {error.message}", None
+    if _is_property_name_error(error):
+        return (
+            f"invalid name {error.instance!r} in {where}",
+            "task ids use lower case letters, digits, '-' and '_', starting with a letter or "
+            "digit; input names are identifiers",
+        )
+    if error.validator in ("oneOf", "anyOf") and error.context:
+        return f"{where}: {_branch_message(error)}", None
+    description = error.schema.get("description") if isinstance(error.schema, dict) else None
+    return f"{where or 'the workflow'}: {error.message}", description
+
+
+def _is_property_name_error(error: ValidationError) -> bool:
+    return "propertyNames" in error.absolute_schema_path
+
+
+def _branch_message(error: ValidationError) -> str:
+    """For oneOf/anyOf: the error of the branch whose type matched, else the allowed types."""
+    same_type = [e for e in error.context if e.validator != "type"]
+    if same_type:
+        return best_match(same_type).message
+    types = []
+    for branch in error.validator_value:
+        kind = branch.get("type") if isinstance(branch, dict) else None
+        if kind:
+            types.extend(kind if isinstance(kind, list) else [kind])
+    return f"{error.instance!r} must be of type {' or '.join(dict.fromkeys(types))}"
+
+
+def _dotted(path: Any) -> str:
+    return ".".join(str(p) for p in path)
+
+
+def schema_problems(loaded: LoadedYaml, file: str) -> list[Problem]:
+    problems: list[Problem] = []
+    errors = sorted(_validator().iter_errors(loaded.data), key=lambda e: list(map(str, e.path)))
+    for error in errors:
+        message, hint = _describe(error)
+        path = tuple(error.absolute_path)
+        if _is_property_name_error(error):
+            path = (*path, error.instance)
+        if error.validator == "additionalProperties":
+            extra = sorted(set(error.instance) - set(error.schema.get("properties", {})))
+            path = (*path, extra[0]) if extra else path
+        pos = loaded.position(path)
+        problems.append(
+            Problem(file, message, pos.line if pos else None, pos.col if pos else None, hint)
+        )
+    return sorted(problems, key=lambda p: (p.line or 0, p.col or 0))

@@ -1,0 +1,153 @@
+"""The typed workflow: what a YAML file that passed the schema means."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from agentflow.spec.yamlpos import LoadedYaml, YamlPath
+
+DEFAULT_MODEL = "auto"
+DEFAULT_MAX_TOKENS = 1024
+DEFAULT_TIMEOUT = 120.0
+DEFAULT_RETRIES = 3
+DEFAULT_CONCURRENCY = 5
+
+
+@dataclass(frozen=True)
+class InputSpec:
+    name: str
+    description: str
+    default: str | None  # None: the input is required
+
+    @property
+    def required(self) -> bool:
+        return self.default is None
+
+
+@dataclass(frozen=True)
+class Settings:
+    """Values a task may set itself or inherit from `defaults` (None = not set here)."""
+
+    model: str | None = None
+    agent: str | None = None
+    max_tokens: int | None = None
+    timeout: float | None = None
+    retries: int | None = None
+
+
+@dataclass(frozen=True)
+class TaskSpec:
+    id: str
+    prompt: str
+    needs: tuple[str, ...]
+    settings: Settings
+    output_schema: Mapping[str, Any] | None = None
+    description: str = ""
+
+
+@dataclass(frozen=True)
+class Budget:
+    usd: float | None = None
+    tokens: int | None = None
+
+
+@dataclass(frozen=True)
+class Workflow:
+    path: Path
+    name: str
+    description: str
+    agent_dirs: tuple[Path, ...]
+    agent_dirs_explicit: bool  # False: the defaults, which may be absent without complaint
+    inputs: Mapping[str, InputSpec]
+    defaults: Settings
+    concurrency: int
+    budget: Budget
+    tasks: Mapping[str, TaskSpec]  # in file order
+    source: LoadedYaml = field(repr=False, compare=False)
+
+    def position(self, path: YamlPath) -> tuple[int | None, int | None]:
+        pos = self.source.position(path)
+        return (pos.line, pos.col) if pos else (None, None)
+
+    def effective(self, task: TaskSpec) -> Settings:
+        """A task's settings after inheriting `defaults` and the built-in defaults."""
+        own, base = task.settings, self.defaults
+        return Settings(
+            model=own.model or base.model,
+            agent=own.agent or base.agent,
+            max_tokens=own.max_tokens or base.max_tokens or DEFAULT_MAX_TOKENS,
+            timeout=own.timeout or base.timeout or DEFAULT_TIMEOUT,
+            retries=_first_set(own.retries, base.retries, DEFAULT_RETRIES),
+        )
+
+
+def _first_set(*values: int | None) -> int:
+    return next(v for v in values if v is not None)
+
+
+def _settings(raw: Mapping[str, Any]) -> Settings:
+    timeout = raw.get("timeout")
+    return Settings(
+        model=raw.get("model"),
+        agent=raw.get("agent"),
+        max_tokens=raw.get("max_tokens"),
+        timeout=float(timeout) if timeout is not None else None,
+        retries=raw.get("retries"),
+    )
+
+
+def _input(name: str, raw: Any) -> InputSpec:
+    if isinstance(raw, Mapping):
+        default = raw.get("default")
+        return InputSpec(name, str(raw.get("description", "")), _text(default))
+    return InputSpec(name, "", _text(raw))
+
+
+def _text(value: Any) -> str | None:
+    if value is None:
+        return None
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    return str(value)
+
+
+def _agent_dirs(path: Path, raw: Any) -> tuple[tuple[Path, ...], bool]:
+    base = path.parent
+    if raw is None:
+        return (base / "agents", base / ".claude" / "agents"), False
+    entries = [raw] if isinstance(raw, str) else list(raw)
+    return tuple((base / entry).resolve() for entry in entries), True
+
+
+def build_workflow(path: Path, loaded: LoadedYaml) -> Workflow:
+    """Build the typed workflow from data that already passed the JSON Schema."""
+    data = loaded.data
+    tasks: dict[str, TaskSpec] = {}
+    for task_id, raw in data["tasks"].items():
+        needs = raw.get("needs", [])
+        tasks[task_id] = TaskSpec(
+            id=task_id,
+            prompt=raw["prompt"],
+            needs=tuple([needs] if isinstance(needs, str) else needs),
+            settings=_settings(raw),
+            output_schema=raw.get("output_schema"),
+            description=raw.get("description", ""),
+        )
+    agent_dirs, explicit = _agent_dirs(path, data.get("agents"))
+    budget = data.get("budget") or {}
+    return Workflow(
+        path=path,
+        name=data["name"],
+        description=data.get("description", ""),
+        agent_dirs=agent_dirs,
+        agent_dirs_explicit=explicit,
+        inputs={n: _input(n, raw) for n, raw in (data.get("inputs") or {}).items()},
+        defaults=_settings(data.get("defaults") or {}),
+        concurrency=data.get("concurrency", DEFAULT_CONCURRENCY),
+        budget=Budget(usd=budget.get("usd"), tokens=budget.get("tokens")),
+        tasks=tasks,
+        source=loaded,
+    )

