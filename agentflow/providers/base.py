@@ -1,0 +1,89 @@
+"""What the engine asks of a model provider, and what it gets back.
+
+A provider makes exactly one attempt per call: the engine owns retries, backoff and
+the per-attempt timeout, so every attempt is counted, priced and reported.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any, Literal, Protocol
+
+from agentflow.models import Usage
+
+ErrorKind = Literal[
+    "rate_limit",  # 429: retry after a pause, lower concurrency
+    "overloaded",  # 529: likewise
+    "server",  # 5xx, 408, 409: retry
+    "connection",  # dropped or refused connection: retry
+    "timeout",  # the attempt took longer than its timeout: retry
+    "invalid_output",  # the answer failed its output_schema: retry (the attempt is charged)
+    "client",  # 400, 404, 413, ...: never retried
+    "auth",  # 401, 403: never retried
+]
+
+RETRYABLE: frozenset[str] = frozenset(
+    {"rate_limit", "overloaded", "server", "connection", "timeout", "invalid_output"}
+)
+
+
+@dataclass(frozen=True)
+class ModelRequest:
+    task_id: str
+    model: str  # a resolved model id
+    system: str  # the agent's body; may be empty
+    prompt: str  # the rendered user message
+    max_tokens: int
+    timeout: float  # seconds for this one attempt
+    output_schema: Mapping[str, Any] | None = None
+    cache_system: bool = False  # put a prompt-cache breakpoint after the system prompt
+
+
+@dataclass(frozen=True)
+class ModelResponse:
+    text: str
+    usage: Usage
+    model: str
+    stop_reason: str | None = None
+    request_id: str | None = None
+
+
+class ProviderError(Exception):
+    """One failed attempt, classified so the engine knows whether to try again."""
+
+    def __init__(
+        self,
+        kind: ErrorKind,
+        message: str,
+        *,
+        status: int | None = None,
+        retry_after: float | None = None,
+        usage: Usage | None = None,
+        request_id: str | None = None,
+    ) -> None:
+        super().__init__(message)
+        self.kind: ErrorKind = kind
+        self.message = message
+        self.status = status
+        self.retry_after = retry_after
+        self.usage = usage  # tokens the failed attempt was still billed for, when known
+        self.request_id = request_id
+
+    @property
+    def retryable(self) -> bool:
+        return self.kind in RETRYABLE
+
+    def describe(self) -> str:
+        status = f"HTTP {self.status}: " if self.status else ""
+        return f"{status}{self.message}"
+
+
+class Provider(Protocol):
+    name: str
+
+    async def complete(self, request: ModelRequest) -> ModelResponse:
+        """Make one attempt; raise ProviderError on any failure."""
+        ...
+
+    async def aclose(self) -> None: ...
