@@ -1,0 +1,137 @@
+"""One task's attempts: call, check the answer, back off, try again, until done or out of tries."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import random
+import re
+import time
+from collections.abc import Awaitable, Callable, Mapping
+from dataclasses import dataclass
+from typing import Any
+
+import jsonschema
+
+from agentflow.engine.limiter import AdaptiveLimiter
+from agentflow.engine.results import Attempt
+from agentflow.engine.retry import RetryPolicy
+from agentflow.models import PriceTable, Usage
+from agentflow.providers.base import ModelRequest, ModelResponse, Provider, ProviderError
+
+_FENCE = re.compile(r"^\s*```(?:json)?\s*\n(.*?)\n\s*```\s*$", re.DOTALL)
+
+
+@dataclass(frozen=True)
+class Outcome:
+    ok: bool
+    attempts: tuple[Attempt, ...]
+    text: str | None = None
+    document: Any = None
+    error: str | None = None
+
+
+def parse_structured(text: str, schema: Mapping[str, Any]) -> Any:
+    """The JSON document in `text`, valid against `schema`; ProviderError otherwise."""
+    fenced = _FENCE.match(text)
+    body = fenced.group(1) if fenced else text
+    try:
+        document = json.loads(body)
+    except ValueError as exc:
+        raise ProviderError("invalid_output", f"output is not JSON ({exc.msg})") from None
+    try:
+        jsonschema.validate(document, schema)
+    except jsonschema.ValidationError as exc:
+        where = "/".join(str(p) for p in exc.absolute_path) or "the document"
+        raise ProviderError(
+            "invalid_output", f"output fails output_schema at {where}: {exc.message}"
+        ) from None
+    except jsonschema.SchemaError as exc:
+        raise ProviderError(
+            "client", f"output_schema is not a valid JSON Schema: {exc.message}"
+        ) from None
+    return document
+
+
+AttemptHook = Callable[[Attempt], Awaitable[None] | None]
+
+
+async def run_attempts(
+    provider: Provider,
+    request: ModelRequest,
+    policy: RetryPolicy,
+    limiter: AdaptiveLimiter,
+    prices: PriceTable,
+    rng: random.Random,
+    on_attempt: AttemptHook | None = None,
+) -> Outcome:
+    attempts: list[Attempt] = []
+    number = 0
+    while True:
+        number += 1
+        started = time.time()
+        response: ModelResponse | None = None
+        document: Any = None
+        try:
+            async with limiter.slot():
+                response = await _one_call(provider, request)
+            if request.output_schema is not None:
+                document = parse_structured(response.text, request.output_schema)
+        except ProviderError as error:
+            usage = error.usage or (response.usage if response else Usage())
+            attempt = _attempt(number, request, started, usage, prices, error)
+            attempts.append(attempt)
+            await _notify(on_attempt, attempt)
+            if error.kind in ("rate_limit", "overloaded"):
+                limiter.on_throttle()
+            if not policy.should_retry(number, error):
+                return Outcome(False, tuple(attempts), error=_final_message(error, number))
+            await asyncio.sleep(policy.delay(number, error, rng))
+            continue
+        attempt = _attempt(number, request, started, response.usage, prices, None)
+        attempts.append(attempt)
+        await _notify(on_attempt, attempt)
+        await limiter.on_success()
+        return Outcome(True, tuple(attempts), text=response.text, document=document)
+
+
+async def _one_call(provider: Provider, request: ModelRequest) -> ModelResponse:
+    try:
+        return await asyncio.wait_for(provider.complete(request), timeout=request.timeout)
+    except TimeoutError:
+        raise ProviderError("timeout", f"no answer within {request.timeout:g}s") from None
+
+
+def _attempt(
+    number: int,
+    request: ModelRequest,
+    started: float,
+    usage: Usage,
+    prices: PriceTable,
+    error: ProviderError | None,
+) -> Attempt:
+    return Attempt(
+        number=number,
+        model=request.model,
+        started_at=started,
+        ended_at=time.time(),
+        ok=error is None,
+        usage=usage,
+        cost_usd=prices.cost(request.model, usage),
+        error=error.describe() if error else None,
+        error_kind=error.kind if error else None,
+        status_code=error.status if error else None,
+    )
+
+
+def _final_message(error: ProviderError, attempts: int) -> str:
+    tries = f" (after {attempts} attempts)" if attempts > 1 else ""
+    return f"{error.describe()}{tries}"
+
+
+async def _notify(hook: AttemptHook | None, attempt: Attempt) -> None:
+    if hook is None:
+        return
+    result = hook(attempt)
+    if asyncio.iscoroutine(result):
+        await result

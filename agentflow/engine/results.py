@@ -1,0 +1,93 @@
+"""What a run produced: per attempt, per task, and for the whole run."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Literal
+
+from agentflow.models import Usage
+
+TaskStatus = Literal[
+    "pending", "running", "succeeded", "cached", "failed", "skipped", "budget", "cancelled"
+]
+RunStatus = Literal["succeeded", "failed", "budget_exceeded", "interrupted"]
+FINISHED_OK: frozenset[str] = frozenset({"succeeded", "cached"})
+
+
+@dataclass(frozen=True)
+class Attempt:
+    number: int
+    model: str
+    started_at: float
+    ended_at: float
+    ok: bool
+    usage: Usage
+    cost_usd: float
+    error: str | None = None
+    error_kind: str | None = None
+    status_code: int | None = None
+
+
+@dataclass
+class TaskResult:
+    id: str
+    agent: str | None
+    model: str
+    status: TaskStatus = "pending"
+    attempts: list[Attempt] = field(default_factory=list)
+    output: str | None = None
+    document: Any = None  # parsed JSON output, for tasks with an output_schema
+    error: str | None = None
+    started_at: float | None = None
+    ended_at: float | None = None
+
+    @property
+    def usage(self) -> Usage:
+        total = Usage()
+        for attempt in self.attempts:
+            total = total + attempt.usage
+        return total
+
+    @property
+    def cost_usd(self) -> float:
+        return sum(a.cost_usd for a in self.attempts)
+
+    @property
+    def requests(self) -> int:
+        return len(self.attempts)
+
+
+@dataclass
+class RunResult:
+    run_id: str
+    workflow: str
+    run_dir: Path
+    tasks: dict[str, TaskResult]
+    started_at: float
+    ended_at: float = 0.0
+    status: RunStatus = "succeeded"
+    peak_in_flight: int = 0
+    throttle_events: int = 0
+
+    @property
+    def usage(self) -> Usage:
+        total = Usage()
+        for task in self.tasks.values():
+            total = total + task.usage
+        return total
+
+    @property
+    def cost_usd(self) -> float:
+        return sum(t.cost_usd for t in self.tasks.values())
+
+    @property
+    def requests(self) -> int:
+        return sum(t.requests for t in self.tasks.values())
+
+    @property
+    def wall_seconds(self) -> float:
+        return max(0.0, self.ended_at - self.started_at)
+
+    def count(self, status: str) -> int:
+        return sum(1 for t in self.tasks.values() if t.status == status)

@@ -1,0 +1,139 @@
+"""A run for people: the live view while it runs, the tables when it ends."""
+
+from __future__ import annotations
+
+import time
+from collections import defaultdict
+
+from rich.console import Console, Group
+from rich.table import Table
+from rich.text import Text
+
+from agentflow.engine.results import RunResult, TaskResult
+from agentflow.models import Usage
+from agentflow.render.console import count, table_box, usd
+
+STATUS_STYLE = {
+    "pending": "dim",
+    "running": "cyan",
+    "succeeded": "green",
+    "cached": "green",
+    "failed": "red",
+    "skipped": "yellow",
+    "budget": "magenta",
+    "cancelled": "yellow",
+}
+
+
+def _seconds(task: TaskResult) -> str:
+    if task.started_at is None:
+        return "-"
+    end = task.ended_at or time.time()
+    return f"{end - task.started_at:.1f}s"
+
+
+def _status(task: TaskResult) -> Text:
+    return Text(task.status, style=STATUS_STYLE.get(task.status, ""))
+
+
+class LiveBoard:
+    """The live view: one line per task, fed by the engine's task events."""
+
+    def __init__(self, tasks: list[TaskResult]) -> None:
+        self.tasks = {task.id: task for task in tasks}
+
+    def update(self, task: TaskResult) -> None:
+        self.tasks[task.id] = task
+
+    def __rich__(self) -> Table:
+        table = Table(box=None, pad_edge=False)
+        for name in ("task", "status", "model", "tokens in/out", "cost", "time"):
+            table.add_column(name, justify="right" if name in ("cost", "time") else "left")
+        for task in self.tasks.values():
+            usage = task.usage
+            table.add_row(
+                task.id,
+                _status(task),
+                task.model,
+                f"{count(usage.total_input_tokens)}/{count(usage.output_tokens)}",
+                usd(task.cost_usd),
+                _seconds(task),
+            )
+        return table
+
+
+def _cut(text: str | None, width: int = 60) -> str:
+    if not text:
+        return ""
+    line = " ".join(text.split())
+    return line if len(line) <= width else line[: width - 1] + "…"
+
+
+def tasks_table(run: RunResult, console: Console) -> Table:
+    table = Table(box=table_box(console), show_footer=True, title=f"run {run.run_id}")
+    usage = run.usage
+    columns = [
+        ("task", "total"),
+        ("status", run.status),
+        ("model", ""),
+        ("tries", str(run.requests)),
+        ("input", count(usage.input_tokens)),
+        ("output", count(usage.output_tokens)),
+        ("cache write", count(usage.cache_creation_input_tokens)),
+        ("cache read", count(usage.cache_read_input_tokens)),
+        ("cost", usd(run.cost_usd)),
+        ("time", f"{run.wall_seconds:.1f}s"),
+        ("note", ""),
+    ]
+    for name, footer in columns:
+        right = name not in ("task", "status", "model", "note")
+        table.add_column(name, footer=footer, justify="right" if right else "left")
+    for task in run.tasks.values():
+        u = task.usage
+        table.add_row(
+            task.id,
+            _status(task),
+            task.model,
+            str(task.requests),
+            count(u.input_tokens),
+            count(u.output_tokens),
+            count(u.cache_creation_input_tokens),
+            count(u.cache_read_input_tokens),
+            usd(task.cost_usd),
+            _seconds(task),
+            _cut(task.error),
+        )
+    return table
+
+
+def cost_table(run: RunResult, console: Console, by: str) -> Table:
+    """Spend grouped by `model` or `agent`."""
+    groups: dict[str, tuple[int, Usage, float]] = defaultdict(lambda: (0, Usage(), 0.0))
+    for task in run.tasks.values():
+        if not task.attempts:
+            continue
+        key = (task.model if by == "model" else task.agent) or "(no agent)"
+        n, usage, cost = groups[key]
+        groups[key] = (n + 1, usage + task.usage, cost + task.cost_usd)
+    table = Table(box=table_box(console), title=f"cost by {by}")
+    for name in (by, "tasks", "input", "output", "cache write", "cache read", "cost"):
+        table.add_column(name, justify="left" if name == by else "right")
+    for key, (n, usage, cost) in sorted(groups.items(), key=lambda item: -item[1][2]):
+        table.add_row(
+            key,
+            str(n),
+            count(usage.input_tokens),
+            count(usage.output_tokens),
+            count(usage.cache_creation_input_tokens),
+            count(usage.cache_read_input_tokens),
+            usd(cost),
+        )
+    return table
+
+
+def render_run(run: RunResult, console: Console) -> None:
+    console.print(tasks_table(run, console))
+    if run.requests:
+        console.print(Group(cost_table(run, console, "model"), cost_table(run, console, "agent")))
+    counts = ", ".join(f"{n} {status}" for status in STATUS_STYLE if (n := run.count(status)))
+    console.print(f"{run.workflow}: {run.status} ({counts}); outputs in {run.run_dir}")
