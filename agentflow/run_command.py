@@ -17,7 +17,7 @@ from agentflow.engine.results import RunResult, TaskResult
 from agentflow.engine.run import RunControl, RunOptions, execute
 from agentflow.engine.scheduler import ScheduleMode
 from agentflow.engine.summary import run_summary
-from agentflow.errors import ExitCode
+from agentflow.errors import AgentflowError, ExitCode
 from agentflow.models import PriceTable
 from agentflow.plan import Plan
 from agentflow.providers.base import Provider
@@ -89,6 +89,18 @@ async def _run_async(
         await provider.aclose()
 
 
+RETRY_DELAY_ENV = "AGENTFLOW_RETRY_BASE_DELAY"
+
+
+def _retry_base_delay() -> float:
+    """The first backoff step in seconds (doubling after), tunable for impatient setups."""
+    raw = os.environ.get(RETRY_DELAY_ENV, "")
+    try:
+        return max(0.0, float(raw)) if raw else 1.0
+    except ValueError:
+        raise AgentflowError.single(RETRY_DELAY_ENV, f"expected seconds, got {raw!r}") from None
+
+
 def run_plan(
     plan: Plan, catalog: AgentCatalog, provider: Provider, prices: PriceTable, flags: RunFlags
 ) -> int:
@@ -98,6 +110,7 @@ def run_plan(
         fail_fast=flags.fail_fast,
         timeout=flags.timeout,
         retries=flags.retries,
+        retry_base_delay=_retry_base_delay(),
     )
     run_id = new_run_id()
     folder = RunFolder(state_dir(), run_id)
