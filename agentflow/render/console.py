@@ -28,7 +28,7 @@ def make_console(stderr: bool = False) -> Console:
         highlight=False,
         emoji=False,
         force_terminal=False,
-        soft_wrap=False,
+        soft_wrap=True,
     )
 
 

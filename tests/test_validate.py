@@ -1,0 +1,238 @@
+"""`agentflow validate`: every bad input gets FILE:LINE:COL, a clear message and exit 2."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from tests.cli_helpers import run_cli
+
+FIXTURES = Path(__file__).parent / "fixtures" / "workflows"
+GOOD = FIXTURES / "good.yaml"
+
+
+def write(tmp_path: Path, text: str, name: str = "wf.yaml") -> Path:
+    path = tmp_path / name
+    path.write_text(text, encoding="utf-8")
+    return path
+
+
+def test_good_workflow_validates(capsys):
+    result = run_cli(capsys, "validate", str(GOOD))
+    assert result.code == 0, result.err
+    assert "good.yaml: ok (5 tasks, 2 agents)" in result.out
+
+
+def test_example_workflows_validate(capsys):
+    examples = sorted((Path(__file__).parents[1] / "workflows").glob("*.yaml"))
+    assert examples, "the repo ships example workflows"
+    result = run_cli(capsys, "validate", *map(str, examples))
+    assert result.code == 0, result.err
+
+
+@pytest.mark.parametrize(
+    ("setup", "expected"),
+    [
+        (lambda p: p / "missing.yaml", "workflow file not found"),
+        (lambda p: p, "is a directory"),
+        (lambda p: write(p, ""), "the file is empty"),
+        (lambda p: write(p, "# only a comment\n"), "the file is empty"),
+        (lambda p: _binary(p), "binary"),
+        (lambda p: _huge(p), "the limit is 10 MB"),
+        (lambda p: write(p, "a: " + "[" * 3000 + "]" * 3000), "nested"),
+        (lambda p: write(p, "version: 1\nname: x\ntasks: {a: {prompt: 'x'}\n"), "invalid YAML"),
+        (lambda p: write(p, "- just\n- a list\n"), "a workflow is a mapping"),
+    ],
+)
+def test_unreadable_inputs_get_one_clear_message(capsys, tmp_path, setup, expected):
+    path = setup(tmp_path)
+    result = run_cli(capsys, "validate", str(path))
+    assert result.code == 2
+    assert expected in result.err
+    assert "Traceback" not in result.err + result.out
+    assert str(path) in result.err
+
+
+def _binary(tmp_path: Path) -> Path:
+    path = tmp_path / "garbage.yaml"
+    path.write_bytes(bytes(range(256)) * 64)
+    return path
+
+
+def _huge(tmp_path: Path) -> Path:
+    path = tmp_path / "huge.yaml"
+    with path.open("wb") as handle:
+        handle.truncate(50 * 1024 * 1024)
+    return path
+
+
+def test_not_utf8(capsys, tmp_path):
+    path = tmp_path / "latin.yaml"
+    path.write_bytes("name: caf\xe9\n".encode("latin-1"))
+    result = run_cli(capsys, "validate", str(path))
+    assert result.code == 2
+    assert "not UTF-8" in result.err
+
+
+def test_reports_every_problem_with_positions(capsys, tmp_path):
+    path = write(
+        tmp_path,
+        """\
+version: 1
+name: many
+inputs:
+  topic: {}
+tasks:
+  draft:
+    prompt: "About {{ inputs.topik }}"
+  review:
+    needs: [draft, drafts]
+    prompt: "Check {{ tasks.draft.output }} and {{ tasks.publish.output }}"
+    model: opuss
+  publish:
+    needs: [review]
+    prompt: "{{ tasks.draft.json.verdict }}"
+""",
+    )
+    result = run_cli(capsys, "validate", str(path))
+    assert result.code == 2
+    lines = result.err.strip().splitlines()
+    assert f"{path}:7:" in lines[0] and "unknown input 'topik'" in lines[0]
+    assert "did you mean 'topic'?" in lines[0]
+    assert any(f"{path}:9:20: error: unknown task 'drafts' in needs" in ln for ln in lines)
+    assert any("task 'publish' is not upstream of 'review'" in ln for ln in lines)
+    assert any("unknown model 'opuss'" in ln and "did you mean 'opus'?" in ln for ln in lines)
+    assert any("task 'draft' has no output_schema" in ln for ln in lines)
+    assert len(lines) == 5
+
+
+def test_duplicate_keys_are_errors_not_overwrites(capsys, tmp_path):
+    path = write(
+        tmp_path,
+        """\
+version: 1
+name: dup
+tasks:
+  a:
+    prompt: first
+  a:
+    prompt: second
+""",
+    )
+    result = run_cli(capsys, "validate", str(path))
+    assert result.code == 2
+    assert f"{path}:6:3: error: duplicate key 'a' (first defined on line 4)" in result.err
+
+
+def test_cycle_is_printed(capsys, tmp_path):
+    path = write(
+        tmp_path,
+        """\
+version: 1
+name: loop
+tasks:
+  a: {prompt: x, needs: [c]}
+  b: {prompt: x, needs: [a]}
+  c: {prompt: x, needs: [b]}
+  d: {prompt: x, needs: [d]}
+""",
+    )
+    result = run_cli(capsys, "validate", str(path))
+    assert result.code == 2
+    assert "cycle: a -> b -> c -> a" in result.err
+    assert "task 'd' needs itself" in result.err
+
+
+def test_schema_errors_name_the_place_and_the_fix(capsys, tmp_path):
+    path = write(
+        tmp_path,
+        """\
+version: 1
+name: types
+concurrency: many
+taks: {}
+defaults:
+  max_tokens: -5
+tasks:
+  Bad_Id: {prompt: x}
+  ok:
+    prompt: 42
+    needs: 7
+""",
+    )
+    result = run_cli(capsys, "validate", str(path))
+    assert result.code == 2
+    err = result.err
+    assert f"{path}:3:14: error: concurrency: 'many' is not of type 'integer'" in err
+    assert f"{path}:4:1: error: unknown key 'taks' in the workflow (allowed keys:" in err
+    assert f"{path}:6:15: error: defaults.max_tokens: -5 is less than the minimum of 1" in err
+    assert f"{path}:8:3: error: invalid name 'Bad_Id' in tasks" in err
+    assert f"{path}:10:13: error: tasks.ok.prompt: 42 is not of type 'string'" in err
+    assert f"{path}:11:12: error: tasks.ok.needs: 7 must be of type array or string" in err
+
+
+def test_missing_required_keys(capsys, tmp_path):
+    path = write(tmp_path, "name: x\n")
+    result = run_cli(capsys, "validate", str(path))
+    assert result.code == 2
+    assert "'version' is a required property" in result.err
+    assert "'tasks' is a required property" in result.err
+
+
+def test_unknown_agent_did_you_mean(capsys, tmp_path):
+    (tmp_path / "agents").mkdir()
+    (tmp_path / "agents" / "writer.md").write_text(
+        "---\nname: writer\ndescription: writes\n---\nYou write.\n"
+    )
+    path = write(tmp_path, "version: 1\nname: x\ntasks:\n  a: {prompt: x, agent: writter}\n")
+    result = run_cli(capsys, "validate", str(path))
+    assert result.code == 2
+    assert f"{path}:4:25: error: unknown agent 'writter' (did you mean 'writer'?)" in result.err
+
+
+def test_missing_agent_folder_is_named(capsys, tmp_path):
+    path = write(tmp_path, "version: 1\nname: x\nagents: ./nowhere\ntasks:\n  a: {prompt: x}\n")
+    result = run_cli(capsys, "validate", str(path))
+    assert result.code == 2
+    assert "nowhere" in result.err
+
+
+def test_duplicate_agent_names_name_both_files(capsys, tmp_path):
+    folder = tmp_path / "agents"
+    folder.mkdir()
+    for name in ("one.md", "two.md"):
+        (folder / name).write_text("---\nname: twin\ndescription: d\n---\nbody\n")
+    path = write(tmp_path, "version: 1\nname: x\ntasks:\n  a: {prompt: x, agent: twin}\n")
+    result = run_cli(capsys, "validate", str(path))
+    assert result.code == 2
+    assert "one.md" in result.err and "two.md" in result.err
+
+
+def test_several_files_at_once(capsys, tmp_path):
+    bad = write(tmp_path, "version: 1\n", "bad.yaml")
+    result = run_cli(capsys, "validate", str(GOOD), str(bad))
+    assert result.code == 2
+    assert "good.yaml: ok" in result.out
+    assert "bad.yaml" in result.err
+
+
+def test_validate_json(capsys, tmp_path):
+    bad = write(tmp_path, "version: 1\nname: x\ntasks:\n  a: {prompt: x, needs: [b]}\n")
+    result = run_cli(capsys, "validate", "--json", str(GOOD), str(bad))
+    assert result.code == 2
+    files = result.json()["files"]
+    assert [f["ok"] for f in files] == [True, False]
+    problem = files[1]["problems"][0]
+    assert problem["line"] == 4 and problem["severity"] == "error"
+    assert problem["message"] == "unknown task 'b' in needs"
+
+
+def test_alias_bomb_is_refused(capsys, tmp_path):
+    lines = ["version: 1", "name: bomb", "a0: &a0 [x, x, x, x, x, x, x, x, x, x]"]
+    for i in range(1, 9):
+        lines.append(f"a{i}: &a{i} [" + ", ".join([f"*a{i - 1}"] * 10) + "]")
+    path = write(tmp_path, "\n".join(lines) + "\ntasks: {a: {prompt: x}}\n")
+    result = run_cli(capsys, "validate", str(path))
+    assert result.code == 2
+    assert "expands to more than" in result.err
