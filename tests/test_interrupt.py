@@ -1,0 +1,98 @@
+"""Ctrl-C mid-run: finished work is kept, in-flight work is cancelled, exit 130."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+from tests.support.messages_server import MessagesServer, Reply
+
+WORKFLOW = """\
+version: 1
+name: interrupt-me
+tasks:
+  fast: {prompt: "fast one"}
+  slow: {prompt: "slow one"}
+  after: {prompt: "after {{ tasks.slow.output }}", needs: [slow]}
+"""
+
+
+def wait_for(predicate, seconds: float) -> bool:
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        if predicate():
+            return True
+        time.sleep(0.05)
+    return False
+
+
+def test_sigint_keeps_finished_outputs(messages_server: MessagesServer, tmp_path: Path):
+    messages_server.responder = lambda r: Reply(delay=30) if "slow" in r.last_user_text else None
+    path = tmp_path / "wf.yaml"
+    path.write_text(WORKFLOW)
+    state = tmp_path / "state"
+    env = {
+        **os.environ,
+        "ANTHROPIC_BASE_URL": messages_server.url,
+        "ANTHROPIC_API_KEY": "k",
+        "AGENTFLOW_HOME": str(state),
+    }
+    process = subprocess.Popen(
+        [sys.executable, "-m", "agentflow", "run", str(path), "--json"],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        env=env,
+        cwd=tmp_path,
+    )
+    try:
+        assert wait_for(lambda: list(state.glob("runs/*/fast.md")), 30), "fast never finished"
+        assert wait_for(lambda: messages_server.in_flight == 1, 10)
+        started = time.monotonic()
+        process.send_signal(signal.SIGINT)
+        out, err = process.communicate(timeout=20)
+    finally:
+        process.kill()
+    assert time.monotonic() - started < 10, "stopping must not wait for the slow answer"
+    assert process.returncode == 130, err
+    assert "Traceback" not in err
+    summary = json.loads(out)
+    assert summary["status"] == "interrupted"
+    statuses = {tid: t["status"] for tid, t in summary["tasks"].items()}
+    assert statuses == {"fast": "succeeded", "slow": "cancelled", "after": "cancelled"}
+    run_dir = Path(summary["run_dir"])
+    assert (run_dir / "fast.md").read_text() == "Answer to: fast one"
+    assert json.loads((run_dir / "summary.json").read_text())["status"] == "interrupted"
+
+
+def test_sigterm_behaves_like_ctrl_c(messages_server: MessagesServer, tmp_path: Path):
+    messages_server.responder = lambda r: Reply(delay=30)
+    path = tmp_path / "wf.yaml"
+    path.write_text(WORKFLOW)
+    env = {
+        **os.environ,
+        "ANTHROPIC_BASE_URL": messages_server.url,
+        "ANTHROPIC_API_KEY": "k",
+        "AGENTFLOW_HOME": str(tmp_path / "state"),
+    }
+    process = subprocess.Popen(
+        [sys.executable, "-m", "agentflow", "run", str(path)],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        env=env,
+        cwd=tmp_path,
+    )
+    try:
+        assert wait_for(lambda: messages_server.in_flight == 2, 30)
+        process.send_signal(signal.SIGTERM)
+        out, err = process.communicate(timeout=20)
+    finally:
+        process.kill()
+    assert process.returncode == 130, err
+    assert "interrupted" in out and "cancelled" in out
