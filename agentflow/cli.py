@@ -19,9 +19,11 @@ from agentflow.errors import AgentflowError, ExitCode, Problem, has_errors
 from agentflow.models import PRICES_ENV, load_prices
 from agentflow.plan import build_plan
 from agentflow.providers.factory import make_provider
+from agentflow.render.agents_view import agents_to_json, render_agents
 from agentflow.render.console import make_console
 from agentflow.render.plan_view import plan_to_json, render_plan
 from agentflow.run_command import RunFlags, run_plan
+from agentflow.spec.agents import discover_agents
 from agentflow.spec.validate import ValidatedWorkflow, validate_workflow
 
 app = typer.Typer(
@@ -203,6 +205,40 @@ def run(
         quiet,
     )
     raise typer.Exit(run_plan(the_plan, validated.agents, chosen, table, flags))
+
+
+@agents_app.command("list")
+def agents_list(
+    dirs: Annotated[
+        list[Path] | None,
+        typer.Option(
+            "--dir",
+            help="Folder of agent files, read recursively (repeatable). "
+            "Default: ./agents, then ./.claude/agents.",
+        ),
+    ] = None,
+    as_json: JsonOption = False,
+) -> None:
+    """List agent files: name, model, tools, description, file."""
+    folders = list(dirs or [])
+    if not folders:
+        folders = [d for d in (Path("agents"), Path(".claude/agents")) if d.is_dir()]
+        if not folders:
+            raise AgentflowError.single(
+                "agents",
+                "no agent folder here (./agents or ./.claude/agents)",
+                hint="pass --dir DIR",
+            )
+    catalog = discover_agents(folders)
+    report_problems(catalog.problems)
+    agents = list(catalog.loaded)
+    if as_json:
+        print(json.dumps(agents_to_json(agents), indent=2))
+    else:
+        render_agents(agents, make_console())
+    missing = [p for p in catalog.problems if p.is_error and "agent folder" in p.message]
+    if missing:
+        raise typer.Exit(ExitCode.INVALID)
 
 
 def main() -> None:

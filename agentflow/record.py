@@ -38,6 +38,9 @@ class RunFolder:
         self.path = root / "runs" / run_id
         self.path.mkdir(parents=True, exist_ok=True)
 
+    def run_started(self, run: RunResult) -> None:
+        pass  # the folder already exists; outputs arrive task by task
+
     def task_finished(self, task: TaskResult) -> None:
         if task.output is None:
             return

@@ -27,6 +27,8 @@ class Attempt:
     error: str | None = None
     error_kind: str | None = None
     status_code: int | None = None
+    # What prompt caching saved on this attempt against the same tokens billed uncached.
+    prompt_cache_saved_usd: float = 0.0
 
 
 @dataclass
@@ -41,6 +43,10 @@ class TaskResult:
     error: str | None = None
     started_at: float | None = None
     ended_at: float | None = None
+    request_hash: str | None = None  # identifies the exact request (see agentflow.cache)
+    source: Literal["api", "cache", "resume"] | None = None  # where the output came from
+    saved_usage: Usage = field(default_factory=Usage)  # tokens a cache hit or resume avoided
+    saved_usd: float = 0.0  # what that would have cost
 
     @property
     def usage(self) -> Usage:
@@ -48,6 +54,10 @@ class TaskResult:
         for attempt in self.attempts:
             total = total + attempt.usage
         return total
+
+    @property
+    def prompt_cache_saved_usd(self) -> float:
+        return sum(a.prompt_cache_saved_usd for a in self.attempts)
 
     @property
     def cost_usd(self) -> float:
@@ -69,6 +79,15 @@ class RunResult:
     status: RunStatus = "succeeded"
     peak_in_flight: int = 0
     throttle_events: int = 0
+    workflow_file: str = ""
+    workflow_hash: str = ""  # sha256 of the workflow file's text
+    budget_usd: float | None = None
+    budget_tokens: int | None = None
+
+    @property
+    def saved_usd(self) -> float:
+        """Response cache and resume savings plus prompt-cache savings."""
+        return sum(t.saved_usd + t.prompt_cache_saved_usd for t in self.tasks.values())
 
     @property
     def usage(self) -> Usage:

@@ -44,6 +44,7 @@ class Agent:
 class AgentCatalog:
     agents: Mapping[str, Agent]  # by name
     problems: tuple[Problem, ...]  # warnings (recovered files) and errors (unreadable, duplicates)
+    loaded: tuple[Agent, ...] = ()  # every file that loaded, duplicates included, in scan order
 
 
 @dataclass
@@ -70,6 +71,7 @@ def discover_agents(dirs: Sequence[Path]) -> AgentCatalog:
     first_file: dict[str, Path] = {}
     problems: list[Problem] = []
     seen: set[Path] = set()  # overlapping folders must not turn one file into a duplicate
+    loaded: list[Agent] = []
     for folder in map(Path, dirs):
         if not folder.is_dir():
             problems.append(_missing_folder(folder))
@@ -78,30 +80,34 @@ def discover_agents(dirs: Sequence[Path]) -> AgentCatalog:
             if path.resolve() in seen:
                 continue
             seen.add(path.resolve())
-            _add(path, agents, first_file, problems)
-    return AgentCatalog(agents=agents, problems=tuple(problems))
+            agent = _add(path, agents, first_file, problems)
+            if agent is not None:
+                loaded.append(agent)
+    return AgentCatalog(agents=agents, problems=tuple(problems), loaded=tuple(loaded))
 
 
 def _add(
     path: Path, agents: dict[str, Agent], first_file: dict[str, Path], problems: list[Problem]
-) -> None:
+) -> Agent | None:
+    """Load one file into `agents`; returns the agent it read, even a duplicate."""
     loaded = _load(path)
     if loaded.no_frontmatter:
         if path.name.lower() not in NOT_AGENT_FILES:
             hint = "agent files start with '---'; move other Markdown out of the agents folder"
             problems.append(_warning(path, "not an agent file: no frontmatter", 1, hint))
-        return
+        return None
     problems.extend(loaded.problems)
     agent = loaded.agent
     if agent is None:
-        return
+        return None
     if agent.name in agents:
         message = f'agent name "{agent.name}" is defined twice: {first_file[agent.name]} and {path}'
         hint = "rename one of them; the first one is used"
         problems.append(Problem(str(path), message, loaded.name_line, None, hint, "error"))
-        return
+        return agent
     agents[agent.name] = agent
     first_file[agent.name] = path
+    return agent
 
 
 def _missing_folder(folder: Path) -> Problem:
