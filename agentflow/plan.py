@@ -25,7 +25,7 @@ from agentflow.spec.agents import Agent, AgentCatalog
 from agentflow.spec.templates import RenderContext, parse_template, render_template
 from agentflow.spec.validate import task_graph
 from agentflow.spec.workflow import TaskSpec, Workflow
-from agentflow.tokens import estimate_request_tokens
+from agentflow.tokens import REQUEST_OVERHEAD_TOKENS, estimate_tokens, estimate_tokens_batch
 
 EXPECTED_OUTPUT_FRACTION = 0.5
 BASE_LATENCY_SECONDS = 1.5
@@ -115,17 +115,29 @@ def _agent_of(workflow: Workflow, task: TaskSpec, catalog: AgentCatalog) -> Agen
     return catalog.agents.get(name) if name else None
 
 
-def _input_tokens(
-    task: TaskSpec,
-    agent: Agent | None,
-    inputs: Mapping[str, str],
-    upstream: tuple[Mapping[str, int], ...],
-) -> list[int]:
+def _own_input_tokens(
+    workflow: Workflow, catalog: AgentCatalog, inputs: Mapping[str, str]
+) -> dict[str, int]:
+    """Each task's input tokens before upstream outputs are added: prompt and system."""
+    context = RenderContext(inputs, {}, {})
+    ids = list(workflow.tasks)
+    prompts = [render_template(workflow.tasks[tid].prompt, context) for tid in ids]
+    systems = {
+        tid: agent.system_prompt
+        for tid in ids
+        if (agent := _agent_of(workflow, workflow.tasks[tid], catalog)) is not None
+    }
+    counted = estimate_tokens_batch(prompts)
+    system_tokens = {text: estimate_tokens(text) for text in set(systems.values())}
+    return {
+        tid: counted[i] + system_tokens.get(systems.get(tid, ""), 0) + REQUEST_OVERHEAD_TOKENS
+        for i, tid in enumerate(ids)
+    }
+
+
+def _input_tokens(task: TaskSpec, own: int, upstream: tuple[Mapping[str, int], ...]) -> list[int]:
     """Input tokens of the task once per `upstream` guess of its dependencies' outputs."""
     refs, _ = parse_template(task.prompt)
-    prompt = render_template(task.prompt, RenderContext(inputs, {}, {}))
-    system = agent.system_prompt if agent else ""
-    own = estimate_request_tokens(system, [prompt])
     task_refs = [r.name for r in refs if r.kind != "input"]
     return [own + sum(outputs.get(name, 0) for name in task_refs) for outputs in upstream]
 
@@ -143,10 +155,17 @@ def build_plan(
     expected_out: dict[str, int] = {}
     worst_out: dict[str, int] = {}
     drafts: dict[str, dict[str, Any]] = {}
+    own_tokens = _own_input_tokens(workflow, catalog, inputs)
     for wave in waves:
         for tid in wave:
             drafts[tid] = _draft(
-                workflow, workflow.tasks[tid], catalog, prices, inputs, expected_out, worst_out
+                workflow,
+                workflow.tasks[tid],
+                catalog,
+                prices,
+                own_tokens[tid],
+                expected_out,
+                worst_out,
             )
             drafts[tid]["wave"] = wave_of[tid]
     remaining = _remaining_seconds(graph, waves, {t: d["est_seconds"] for t, d in drafts.items()})
@@ -179,7 +198,7 @@ def _draft(
     task: TaskSpec,
     catalog: AgentCatalog,
     prices: PriceTable,
-    inputs: Mapping[str, str],
+    own_tokens: int,
     expected_out: dict[str, int],
     worst_out: dict[str, int],
 ) -> dict[str, Any]:
@@ -191,7 +210,7 @@ def _draft(
     max_out = settings.max_tokens or 0
     est_out = math.ceil(max_out * EXPECTED_OUTPUT_FRACTION)
     expected_out[task.id], worst_out[task.id] = est_out, max_out
-    est_in, max_in = _input_tokens(task, agent, inputs, (expected_out, worst_out))
+    est_in, max_in = _input_tokens(task, own_tokens, (expected_out, worst_out))
     attempts = 1 + (settings.retries or 0)
     per_attempt = prices.cost(model_id, Usage(input_tokens=max_in, output_tokens=max_out))
     return {

@@ -44,3 +44,10 @@ def estimate_request_tokens(system: str, messages: list[str]) -> int:
         + sum(estimate_tokens(m) for m in messages)
         + REQUEST_OVERHEAD_TOKENS
     )
+
+
+def estimate_tokens_batch(texts: list[str]) -> list[int]:
+    """`estimate_tokens` for many texts, without caching each one (they rarely repeat).
+    tiktoken's own batch call is slower here: its thread pool costs more than it saves."""
+    encode = _encoding().encode_ordinary
+    return [math.ceil(len(encode(text)) * SAFETY_MARGIN) for text in texts]

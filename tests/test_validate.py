@@ -169,7 +169,7 @@ tasks:
     assert f"{path}:6:15: error: defaults.max_tokens: -5 is less than the minimum of 1" in err
     assert f"{path}:8:3: error: invalid name 'Bad_Id' in tasks" in err
     assert f"{path}:10:13: error: tasks.ok.prompt: 42 is not of type 'string'" in err
-    assert f"{path}:11:12: error: tasks.ok.needs: 7 must be of type array or string" in err
+    assert f"{path}:11:12: error: tasks.ok.needs: 7 is not of type 'array', 'string'" in err
 
 
 def test_missing_required_keys(capsys, tmp_path):

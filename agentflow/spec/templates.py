@@ -12,6 +12,7 @@ import json
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass
+from functools import lru_cache
 from typing import Any, Literal
 
 NAMESPACES = ("inputs", "tasks")
@@ -67,7 +68,9 @@ def _parse_expr(expr: str, start: int, end: int, text: str) -> TemplateRef | Tem
 _FORMS = "use {{ tasks.ID.output }} or {{ tasks.ID.json.FIELD }}"
 
 
-def parse_template(template: str) -> tuple[list[TemplateRef], list[TemplateIssue]]:
+@lru_cache(maxsize=32768)
+def parse_template(template: str) -> tuple[tuple[TemplateRef, ...], tuple[TemplateIssue, ...]]:
+    """References and issues in `template` (cached: validate, plan and run all ask)."""
     refs: list[TemplateRef] = []
     issues: list[TemplateIssue] = []
     for match in _EXPR.finditer(template):
@@ -76,7 +79,7 @@ def parse_template(template: str) -> tuple[list[TemplateRef], list[TemplateIssue
             refs.append(parsed)
         elif isinstance(parsed, TemplateIssue):
             issues.append(parsed)
-    return refs, issues
+    return tuple(refs), tuple(issues)
 
 
 def _field_value(document: Any, path: tuple[str, ...]) -> Any:

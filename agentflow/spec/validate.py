@@ -113,12 +113,7 @@ def _unknown_agent(workflow: Workflow, path: tuple, name: str, catalog: AgentCat
 
 
 def task_graph(workflow: Workflow) -> nx.DiGraph:
-    """Edges run from a task to the tasks that need it; unknown needs are left out."""
-    graph = nx.DiGraph()
-    graph.add_nodes_from(workflow.tasks)
-    for task in workflow.tasks.values():
-        graph.add_edges_from((n, task.id) for n in task.needs if n in workflow.tasks)
-    return graph
+    return workflow.graph
 
 
 def _check_graph(workflow: Workflow) -> list[Problem]:

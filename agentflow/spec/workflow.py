@@ -7,6 +7,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+import networkx as nx
+
 from agentflow.spec.yamlpos import LoadedYaml, YamlPath
 
 DEFAULT_MODEL = "auto"
@@ -67,6 +69,9 @@ class Workflow:
     budget: Budget
     tasks: Mapping[str, TaskSpec]  # in file order
     source: LoadedYaml = field(repr=False, compare=False)
+    # Edges run from a task to the tasks that need it; unknown needs are left out. Built
+    # once here because validation, planning and running all walk it.
+    graph: nx.DiGraph = field(repr=False, compare=False, default_factory=nx.DiGraph)
 
     def position(self, path: YamlPath) -> tuple[int | None, int | None]:
         pos = self.source.position(path)
@@ -136,6 +141,10 @@ def build_workflow(path: Path, loaded: LoadedYaml) -> Workflow:
             output_schema=raw.get("output_schema"),
             description=raw.get("description", ""),
         )
+    graph = nx.DiGraph()
+    graph.add_nodes_from(tasks)
+    for task in tasks.values():
+        graph.add_edges_from((n, task.id) for n in task.needs if n in tasks and n != task.id)
     agent_dirs, explicit = _agent_dirs(path, data.get("agents"))
     budget = data.get("budget") or {}
     return Workflow(
@@ -150,4 +159,5 @@ def build_workflow(path: Path, loaded: LoadedYaml) -> Workflow:
         budget=Budget(usd=budget.get("usd"), tokens=budget.get("tokens")),
         tasks=tasks,
         source=loaded,
+        graph=graph,
     )

@@ -1,14 +1,14 @@
-"""YAML reading that keeps where every value came from, and refuses what YAML silently allows.
+"""YAML reading that can say where every value came from, and refuses what YAML silently allows.
 
-PyYAML's composer gives nodes with start marks; we build plain Python values from them
-ourselves so that each value's path (e.g. ("tasks", "draft", "prompt")) maps to its
-line and column for `FILE:LINE:COL` messages. Duplicate keys, which `yaml.safe_load`
-resolves by silently keeping the last one, are reported instead.
+Values come from PyYAML's (C-accelerated when available) safe loader, with one change:
+a duplicate key, which `yaml.safe_load` resolves by silently keeping the last one, is
+reported. Positions (`FILE:LINE:COL` for a path such as ("tasks", "draft", "prompt")) are
+only needed when something is wrong, so they are computed on first use by composing the
+text again; a valid 10,000-task file never pays for them.
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -19,12 +19,11 @@ from agentflow.errors import Problem
 
 MAX_FILE_BYTES = 10 * 1024 * 1024
 MAX_NODES = 500_000  # guards against alias bombs ("billion laughs") and absurd files
-MAX_DEPTH = 200
 
 YamlPath = tuple[str | int, ...]
 
 # libyaml's parser is several times faster and gives the same marks; not every build has it.
-_LOADER = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+_BASE_LOADER: type = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
 
 
 @dataclass(frozen=True)
@@ -33,90 +32,118 @@ class Position:
     col: int  # 1-based
 
 
-@dataclass(frozen=True)
+class _PositionIndex:
+    """Path -> position, and which paths hold block scalars, built from the node tree."""
+
+    def __init__(self, text: str) -> None:
+        self.positions: dict[YamlPath, tuple[int, int]] = {}
+        self.block_scalars: set[YamlPath] = set()
+        root = yaml.compose(text, Loader=_BASE_LOADER)
+        if root is not None:
+            self._walk(root, ())
+
+    def _walk(self, node: yaml.Node, path: YamlPath) -> None:
+        stack: list[tuple[yaml.Node, YamlPath, tuple[int, int] | None]] = [(node, path, None)]
+        while stack:  # iterative: deep documents must not exhaust the interpreter's stack
+            current, where, key_mark = stack.pop()
+            mark = current.start_mark
+            self.positions[where] = key_mark or (mark.line + 1, mark.column + 1)
+            if isinstance(current, yaml.MappingNode):
+                for key_node, value_node in current.value:
+                    if isinstance(key_node, yaml.ScalarNode):
+                        # Mappings and sequences are best pointed at by their key's line.
+                        at_key = None
+                        if not isinstance(value_node, yaml.ScalarNode):
+                            km = key_node.start_mark
+                            at_key = (km.line + 1, km.column + 1)
+                        stack.append((value_node, (*where, key_node.value), at_key))
+            elif isinstance(current, yaml.SequenceNode):
+                stack.extend((item, (*where, i), None) for i, item in enumerate(current.value))
+            elif current.style in ("|", ">"):
+                self.block_scalars.add(where)
+
+
+@dataclass
 class LoadedYaml:
     data: Any
-    positions: Mapping[YamlPath, Position] = field(default_factory=dict)
-    # Block scalars ("|" / ">") start their text on the line after the indicator.
-    block_scalars: frozenset[YamlPath] = frozenset()
+    text: str = ""
+    _index: _PositionIndex | None = field(default=None, repr=False)
+
+    def _positions(self) -> _PositionIndex:
+        if self._index is None:
+            self._index = _PositionIndex(self.text)
+        return self._index
+
+    @property
+    def block_scalars(self) -> set[YamlPath]:
+        """Block scalars ("|" / ">") start their text on the line after the indicator."""
+        return self._positions().block_scalars
 
     def position(self, path: YamlPath) -> Position | None:
         """The position of `path`, or of its nearest ancestor that has one."""
+        positions = self._positions().positions
         for end in range(len(path), -1, -1):
-            found = self.positions.get(tuple(path[:end]))
+            found = positions.get(tuple(path[:end]))
             if found is not None:
-                return found
+                return Position(*found)
         return None
 
 
-class _Builder:
-    def __init__(self, file: str) -> None:
-        self.file = file
-        self.positions: dict[YamlPath, Position] = {}
-        self.block_scalars: set[YamlPath] = set()
-        self.problems: list[Problem] = []
-        self.nodes = 0
-        self._scalars = yaml.SafeLoader("")  # one constructor reused: building one is costly
-
-    def build(self, node: yaml.Node, path: YamlPath, depth: int, record: bool = True) -> Any:
-        self.nodes += 1
-        if self.nodes > MAX_NODES:
-            raise _TooLarge(f"the document expands to more than {MAX_NODES} values")
-        if depth > MAX_DEPTH:
-            raise _TooLarge(f"the document is nested more than {MAX_DEPTH} levels deep")
-        if record:
-            mark = node.start_mark
-            self.positions[path] = Position(mark.line + 1, mark.column + 1)
-        if isinstance(node, yaml.MappingNode):
-            return self._mapping(node, path, depth)
-        if isinstance(node, yaml.SequenceNode):
-            return [self.build(item, (*path, i), depth + 1) for i, item in enumerate(node.value)]
-        if isinstance(node, yaml.ScalarNode) and node.style in ("|", ">"):
-            self.block_scalars.add(path)
-        return self._scalars.construct_object(node, deep=True)
-
-    def _mapping(self, node: yaml.MappingNode, path: YamlPath, depth: int) -> dict[Any, Any]:
-        result: dict[Any, Any] = {}
-        first_seen: dict[Any, int] = {}
-        for key_node, value_node in node.value:
-            if key_node.tag == "tag:yaml.org,2002:merge":
-                self.problems.append(self._at(key_node, "YAML merge keys (<<) are not supported"))
-                continue
-            key = self.build(key_node, path, depth + 1, record=False)
-            if not isinstance(key, str | int | float | bool) and key is not None:
-                self.problems.append(self._at(key_node, "a mapping key must be a plain value"))
-                continue
-            if key in first_seen:
-                self.problems.append(
-                    self._at(
-                        key_node,
-                        f"duplicate key {key!r} (first defined on line {first_seen[key]})",
-                        hint="YAML would silently keep only the last one; remove or rename one",
-                    )
-                )
-                continue
-            first_seen[key] = key_node.start_mark.line + 1
-            child = (*path, key if isinstance(key, str) else str(key))
-            result[key] = self.build(value_node, child, depth + 1)
-            if child in self.positions:
-                # A key's own line is the better place to point at for "wrong value" errors
-                # on mappings and sequences, whose value node may start on the next line.
-                value_mark = value_node.start_mark
-                if not isinstance(value_node, yaml.ScalarNode):
-                    self.positions[child] = Position(
-                        key_node.start_mark.line + 1, key_node.start_mark.column + 1
+def _loader_class(file: str, problems: list[Problem]) -> type:
+    class CheckingLoader(_BASE_LOADER):  # type: ignore[misc, valid-type]
+        def construct_mapping(self, node: yaml.MappingNode, deep: bool = False) -> dict:
+            first_seen: dict[Any, int] = {}
+            for key_node, _ in node.value:
+                if key_node.tag == "tag:yaml.org,2002:merge":
+                    problems.append(_at(file, key_node, "YAML merge keys (<<) are not supported"))
+                    continue
+                if not isinstance(key_node, yaml.ScalarNode):
+                    problems.append(_at(file, key_node, "a mapping key must be a plain value"))
+                    continue
+                key = self.construct_object(key_node)
+                if key in first_seen:
+                    problems.append(
+                        _at(
+                            file,
+                            key_node,
+                            f"duplicate key {key!r} (first defined on line {first_seen[key]})",
+                            "YAML would silently keep only the last one; remove or rename one",
+                        )
                     )
                 else:
-                    self.positions[child] = Position(value_mark.line + 1, value_mark.column + 1)
-        return result
+                    first_seen[key] = key_node.start_mark.line + 1
+            return super().construct_mapping(node, deep=deep)
 
-    def _at(self, node: yaml.Node, message: str, hint: str | None = None) -> Problem:
-        mark = node.start_mark
-        return Problem(self.file, message, mark.line + 1, mark.column + 1, hint)
+    return CheckingLoader
 
 
-class _TooLarge(Exception):
-    pass
+def _at(file: str, node: yaml.Node, message: str, hint: str | None = None) -> Problem:
+    mark = node.start_mark
+    return Problem(file, message, mark.line + 1, mark.column + 1, hint)
+
+
+def _expanded_size(data: Any, limit: int) -> int:
+    """How many values `data` holds once aliases are expanded (stops counting at `limit`)."""
+    sizes: dict[int, int] = {}
+
+    def size(value: Any) -> int:
+        if isinstance(value, dict):
+            children = list(value.values())
+        elif isinstance(value, list):
+            children = value
+        else:
+            return 1
+        known = sizes.get(id(value))
+        if known is None:
+            known = 1
+            for child in children:
+                known += size(child)
+                if known > limit:
+                    break
+            sizes[id(value)] = known
+        return known
+
+    return size(data)
 
 
 def read_text_file(path: Path, what: str) -> tuple[str | None, Problem | None]:
@@ -140,18 +167,16 @@ def read_text_file(path: Path, what: str) -> tuple[str | None, Problem | None]:
     try:
         text = raw.decode("utf-8-sig")
     except UnicodeDecodeError as exc:
-        return None, Problem(
-            file,
-            f"{what} is not UTF-8 text (bad byte at offset {exc.start})",
-            hint="save it as UTF-8",
-        )
+        message = f"{what} is not UTF-8 text (bad byte at offset {exc.start})"
+        return None, Problem(file, message, hint="save it as UTF-8")
     return text, None
 
 
 def load_yaml(text: str, file: str) -> tuple[LoadedYaml | None, list[Problem]]:
-    """Parse one YAML document with positions; problems instead of exceptions."""
+    """Parse one YAML document; problems instead of exceptions."""
+    problems: list[Problem] = []
     try:
-        root = yaml.compose(text, Loader=_LOADER)
+        data = yaml.load(text, Loader=_loader_class(file, problems))  # noqa: S506 - safe loader
     except yaml.MarkedYAMLError as exc:
         mark = exc.problem_mark or exc.context_mark
         line, col = (mark.line + 1, mark.column + 1) if mark else (None, None)
@@ -159,21 +184,15 @@ def load_yaml(text: str, file: str) -> tuple[LoadedYaml | None, list[Problem]]:
         if exc.context:
             reason = f"{reason} ({exc.context})"
         return None, [Problem(file, f"invalid YAML: {reason}", line, col)]
-    except yaml.composer.ComposerError as exc:  # e.g. several documents in one file
-        return None, [Problem(file, f"invalid YAML: {exc}")]
     except yaml.YAMLError as exc:
         return None, [Problem(file, f"invalid YAML: {exc}")]
     except RecursionError:
         return None, [Problem(file, "the YAML is nested too deeply to read")]
-    if root is None:
+    if data is None:
         return None, [Problem(file, "the file is empty", hint="see README.md for the format")]
-    builder = _Builder(file)
     try:
-        data = builder.build(root, (), 0)
-    except (_TooLarge, RecursionError) as exc:
-        reason = str(exc) if isinstance(exc, _TooLarge) else "the YAML is nested too deeply"
-        return None, [Problem(file, reason)]
-    except yaml.YAMLError as exc:
-        return None, [Problem(file, f"invalid YAML value: {exc}")]
-    loaded = LoadedYaml(data, builder.positions, frozenset(builder.block_scalars))
-    return loaded, builder.problems
+        if _expanded_size(data, MAX_NODES) > MAX_NODES:
+            return None, [Problem(file, f"the document expands to more than {MAX_NODES} values")]
+    except RecursionError:
+        return None, [Problem(file, "the YAML is nested too deeply to read")]
+    return LoadedYaml(data, text), problems
