@@ -15,16 +15,16 @@ from typing import Annotated, Any
 import click
 import typer
 
+from agentflow.cli_run import patch_argv, run
 from agentflow.errors import AgentflowError, ExitCode, Problem, has_errors
 from agentflow.models import PRICES_ENV, load_prices
 from agentflow.plan import build_plan
-from agentflow.providers.factory import make_provider
 from agentflow.render.agents_view import agents_to_json, render_agents
 from agentflow.render.console import make_console
 from agentflow.render.plan_view import plan_to_json, render_plan
-from agentflow.run_command import RunFlags, run_plan
 from agentflow.spec.agents import discover_agents
 from agentflow.spec.validate import ValidatedWorkflow, validate_workflow
+from agentflow.spec.workflow import Budget
 
 app = typer.Typer(
     add_completion=False,
@@ -130,14 +130,23 @@ def _validation_json(path: Path, result: ValidatedWorkflow) -> dict[str, Any]:
 def plan(
     workflow: Annotated[Path, typer.Argument(help="The workflow file.")],
     set_: SetOption = None,
+    budget: Annotated[
+        float | None,
+        typer.Option(
+            "--budget", min=0.0, help="Check against this cap in USD instead of budget.usd."
+        ),
+    ] = None,
     prices: PricesOption = None,
     as_json: JsonOption = False,
 ) -> None:
     """Show what a run would do and cost at most: waves, models, tokens. No API call."""
     validated = load_valid(workflow, prices)
     assert validated.workflow is not None and validated.agents is not None
+    cap = validated.workflow.budget
+    if budget is not None:
+        cap = Budget(usd=budget, tokens=cap.tokens)
     the_plan = build_plan(
-        validated.workflow, validated.agents, load_prices(prices), parse_sets(set_)
+        validated.workflow, validated.agents, load_prices(prices), parse_sets(set_), budget=cap
     )
     if as_json:
         print(json.dumps(plan_to_json(the_plan), indent=2 if len(the_plan.tasks) <= 200 else None))
@@ -145,66 +154,7 @@ def plan(
         render_plan(the_plan, make_console())
 
 
-@app.command()
-def run(
-    workflow: Annotated[Path, typer.Argument(help="The workflow file.")],
-    set_: SetOption = None,
-    provider: Annotated[
-        str,
-        typer.Option(
-            "--provider",
-            help="anthropic (needs ANTHROPIC_API_KEY) or simulate (offline, free, deterministic).",
-        ),
-    ] = "anthropic",
-    concurrency: Annotated[
-        int | None,
-        typer.Option(
-            "--concurrency",
-            min=1,
-            help="Tasks in flight at most (default: the workflow's `concurrency`, else 5).",
-        ),
-    ] = None,
-    schedule: Annotated[
-        str,
-        typer.Option(
-            "--schedule",
-            help="dynamic: start each task as soon as its needs finish; waves: one wave at a time.",
-        ),
-    ] = "dynamic",
-    fail_fast: Annotated[
-        bool, typer.Option("--fail-fast", help="Start no new task after the first failure.")
-    ] = False,
-    timeout: Annotated[
-        float | None,
-        typer.Option("--timeout", min=0.001, help="Seconds per attempt, for every task."),
-    ] = None,
-    retries: Annotated[
-        int | None, typer.Option("--retries", min=0, help="Retries per task, for every task.")
-    ] = None,
-    quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No live view.")] = False,
-    prices: PricesOption = None,
-    as_json: JsonOption = False,
-) -> None:
-    """Run a workflow: tasks start as soon as their needs finish."""
-    if schedule not in ("dynamic", "waves"):
-        raise AgentflowError.single(
-            "--schedule", f"unknown schedule {schedule!r}", hint="use dynamic or waves"
-        )
-    validated = load_valid(workflow, prices)
-    assert validated.workflow is not None and validated.agents is not None
-    table = load_prices(prices)
-    the_plan = build_plan(validated.workflow, validated.agents, table, parse_sets(set_))
-    chosen = make_provider(provider, os.environ)
-    flags = RunFlags(
-        concurrency,
-        schedule,
-        fail_fast,
-        timeout,
-        retries,
-        as_json,  # type: ignore[arg-type]
-        quiet,
-    )
-    raise typer.Exit(run_plan(the_plan, validated.agents, chosen, table, flags))
+app.command()(run)
 
 
 @agents_app.command("list")
@@ -242,6 +192,7 @@ def agents_list(
 
 
 def main() -> None:
+    patch_argv()
     try:
         result = app(standalone_mode=False)
         sys.exit(result if isinstance(result, int) else 0)

@@ -89,6 +89,16 @@ class PriceTable:
         close = difflib.get_close_matches(name, names, n=1, cutoff=0.6)
         return close[0] if close else None
 
+    def uncached_cost(self, name: str, usage: Usage) -> float:
+        """What the same tokens would cost with no prompt caching at all."""
+        p = self.price(name)
+        return (usage.total_input_tokens * p.input + usage.output_tokens * p.output) / PER_MILLION
+
+    def worst_input_rate(self, name: str) -> float:
+        """USD per input token at the dearest rate a request can be billed (a cache write)."""
+        p = self.price(name)
+        return max(p.input, p.cache_write) / PER_MILLION
+
     def cost(self, name: str, usage: Usage) -> float:
         p = self.price(name)
         return (

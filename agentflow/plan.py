@@ -24,7 +24,7 @@ from agentflow.routing import choose_model
 from agentflow.spec.agents import Agent, AgentCatalog
 from agentflow.spec.templates import RenderContext, parse_template, render_template
 from agentflow.spec.validate import task_graph
-from agentflow.spec.workflow import TaskSpec, Workflow
+from agentflow.spec.workflow import Budget, TaskSpec, Workflow
 from agentflow.tokens import REQUEST_OVERHEAD_TOKENS, estimate_tokens, estimate_tokens_batch
 
 EXPECTED_OUTPUT_FRACTION = 0.5
@@ -143,8 +143,13 @@ def _input_tokens(task: TaskSpec, own: int, upstream: tuple[Mapping[str, int], .
 
 
 def build_plan(
-    workflow: Workflow, catalog: AgentCatalog, prices: PriceTable, given_inputs: Mapping[str, str]
+    workflow: Workflow,
+    catalog: AgentCatalog,
+    prices: PriceTable,
+    given_inputs: Mapping[str, str],
+    budget: Budget | None = None,
 ) -> Plan:
+    """`budget` overrides the workflow's own (the run command's --budget)."""
     inputs = resolve_inputs(workflow, given_inputs)
     graph = task_graph(workflow)
     file_order = {tid: i for i, tid in enumerate(workflow.tasks)}
@@ -170,12 +175,12 @@ def build_plan(
             drafts[tid]["wave"] = wave_of[tid]
     remaining = _remaining_seconds(graph, waves, {t: d["est_seconds"] for t, d in drafts.items()})
     critical = _critical_path(graph, remaining)
-    budget = _check_budget(workflow, waves, drafts)
+    budget_check = _check_budget(budget or workflow.budget, waves, drafts)
     tasks = {
         tid: PlannedTask(
             **drafts[tid],
             remaining_seconds=remaining[tid],
-            budget_covered=tid not in budget.uncovered,
+            budget_covered=tid not in budget_check.uncovered,
         )
         for wave in waves
         for tid in wave
@@ -189,7 +194,7 @@ def build_plan(
         tasks=tasks,
         max_cost_usd=sum(t.max_cost_usd for t in tasks.values()),
         est_cost_usd=sum(t.est_cost_usd for t in tasks.values()),
-        budget=budget,
+        budget=budget_check,
     )
 
 
@@ -212,7 +217,8 @@ def _draft(
     expected_out[task.id], worst_out[task.id] = est_out, max_out
     est_in, max_in = _input_tokens(task, own_tokens, (expected_out, worst_out))
     attempts = 1 + (settings.retries or 0)
-    per_attempt = prices.cost(model_id, Usage(input_tokens=max_in, output_tokens=max_out))
+    # The dearest way a request can be billed: every input token as a prompt-cache write.
+    per_attempt = max_in * prices.worst_input_rate(model_id) + max_out * price.output / 1e6
     return {
         "id": task.id,
         "needs": task.needs,
@@ -257,10 +263,10 @@ def _critical_path(graph: nx.DiGraph, remaining: Mapping[str, float]) -> tuple[s
 
 
 def _check_budget(
-    workflow: Workflow, waves: tuple[tuple[str, ...], ...], drafts: Mapping[str, Mapping[str, Any]]
+    budget: Budget, waves: tuple[tuple[str, ...], ...], drafts: Mapping[str, Mapping[str, Any]]
 ) -> BudgetCheck:
     """Walk the plan in order, as a run would reserve it, and name what no longer fits."""
-    usd_cap, token_cap = workflow.budget.usd, workflow.budget.tokens
+    usd_cap, token_cap = budget.usd, budget.tokens
     spent_usd, spent_tokens = 0.0, 0
     uncovered: list[str] = []
     for wave in waves:

@@ -64,6 +64,7 @@ async def run_attempts(
     prices: PriceTable,
     rng: random.Random,
     on_attempt: AttemptHook | None = None,
+    may_retry: Callable[[], bool] | None = None,
 ) -> Outcome:
     attempts: list[Attempt] = []
     number = 0
@@ -86,6 +87,9 @@ async def run_attempts(
                 limiter.on_throttle()
             if not policy.should_retry(number, error):
                 return Outcome(False, tuple(attempts), error=_final_message(error, number))
+            if may_retry is not None and not may_retry():
+                message = f"{_final_message(error, number)}; no retry: the budget cannot cover it"
+                return Outcome(False, tuple(attempts), error=message)
             await asyncio.sleep(policy.delay(number, error, rng))
             continue
         attempt = _attempt(number, request, started, response.usage, prices, None)
@@ -121,6 +125,9 @@ def _attempt(
         error=error.describe() if error else None,
         error_kind=error.kind if error else None,
         status_code=error.status if error else None,
+        prompt_cache_saved_usd=(
+            prices.uncached_cost(request.model, usage) - prices.cost(request.model, usage)
+        ),
     )
 
 

@@ -31,6 +31,16 @@ class Attempt:
     prompt_cache_saved_usd: float = 0.0
 
 
+@dataclass(frozen=True)
+class PriorOutput:
+    """A task's output from an earlier run, reusable when its request is the same."""
+
+    run_id: str
+    request_hash: str
+    output: str
+    document: Any = None
+
+
 @dataclass
 class TaskResult:
     id: str

@@ -1,24 +1,28 @@
-"""The execute stage: run a plan's tasks as their needs finish, within the concurrency limit."""
+"""The execute stage: run a plan's tasks as their needs finish, within the concurrency limit,
+the budget, and without paying twice for an answer."""
 
 from __future__ import annotations
 
 import asyncio
 import random
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
+from agentflow.cache import ResponseCache
+from agentflow.engine.admission import Admission, AdmissionSettings, Decision
 from agentflow.engine.attempts import run_attempts
+from agentflow.engine.budget import Budget, Cost
 from agentflow.engine.limiter import AdaptiveLimiter
-from agentflow.engine.results import FINISHED_OK, Attempt, RunResult, TaskResult
+from agentflow.engine.results import FINISHED_OK, Attempt, PriorOutput, RunResult, TaskResult
 from agentflow.engine.retry import RetryPolicy
 from agentflow.engine.scheduler import ReadyQueue, ScheduleMode
 from agentflow.models import PriceTable
-from agentflow.plan import Plan, PlannedTask
-from agentflow.providers.base import ModelRequest, Provider
+from agentflow.plan import Plan
+from agentflow.providers.base import Provider, ProviderError
 from agentflow.spec.agents import AgentCatalog
-from agentflow.spec.templates import RenderContext, render_template
 
 
 @dataclass(frozen=True)
@@ -30,6 +34,11 @@ class RunOptions:
     retries: int | None = None  # overrides every task's
     retry_base_delay: float = 1.0
     seed: int | None = None  # for backoff jitter; None = random
+    budget_usd: float | None = None  # the cap in force (the CLI's, else the workflow's)
+    budget_tokens: int | None = None
+    prompt_cache: bool = True
+    exact_count: bool = False  # ask the provider to count input tokens before reserving
+    prior: Mapping[str, PriorOutput] | None = None  # an earlier run's outputs, for --resume
 
 
 class RunControl:
@@ -78,23 +87,23 @@ class _Run:
     def __init__(
         self,
         plan: Plan,
-        catalog: AgentCatalog,
         provider: Provider,
         prices: PriceTable,
         options: RunOptions,
+        admission: Admission,
         recorder: Recorder,
         listener: Listener,
         control: RunControl,
         result: RunResult,
     ) -> None:
-        self.plan, self.catalog, self.provider, self.prices = plan, catalog, provider, prices
-        self.options, self.recorder, self.listener, self.control = (
-            options,
+        self.plan, self.provider, self.prices, self.options = plan, provider, prices, options
+        self.admission, self.budget = admission, admission.budget
+        self.recorder, self.listener, self.control, self.result = (
             recorder,
             listener,
             control,
+            result,
         )
-        self.result = result
         self.limiter = AdaptiveLimiter(options.concurrency)
         self.rng = random.Random(options.seed)
         self.outputs: dict[str, str] = {}
@@ -105,27 +114,40 @@ class _Run:
             plan.waves,
             options.schedule,
         )
+        self.waiting_for_budget: list[str] = []
+        self.waiting_for_warmup: dict[str, list[str]] = {}
         self.failed_fast = False
+        # Set when a task parked for a prompt-cache warm-up may start: wakes the loop
+        # without waiting for some task to finish.
+        self.wake = asyncio.Event()
 
     async def run(self) -> None:
         running: dict[asyncio.Task[None], str] = {}
         stop_wait = asyncio.ensure_future(self.control.stop_requested.wait())
+        wake_wait = asyncio.ensure_future(self.wake.wait())
         try:
-            while self.queue.is_active() or running:
+            while True:
                 self._start_ready(running)
+                if not running and self.waiting_for_budget:
+                    self._requeue(self.waiting_for_budget)  # nothing left to release: decide
+                    self._start_ready(running)
                 if not running:
                     break
                 done, _ = await asyncio.wait(
-                    [*running, stop_wait], return_when=asyncio.FIRST_COMPLETED
+                    [*running, stop_wait, wake_wait], return_when=asyncio.FIRST_COMPLETED
                 )
                 for future in done:
-                    if future is not stop_wait:
+                    if future in running:
                         self._finished(running.pop(future))
+                if wake_wait.done():
+                    self.wake.clear()
+                    wake_wait = asyncio.ensure_future(self.wake.wait())
                 if self.control.stop_requested.is_set():
                     await self._cancel(running)
                     break
         finally:
             stop_wait.cancel()
+            wake_wait.cancel()
         self._cancel_unstarted()
 
     def _start_ready(self, running: dict[asyncio.Task[None], str]) -> None:
@@ -135,24 +157,61 @@ class _Run:
             tid = self.queue.pop()
             if tid is None:
                 return
-            running[asyncio.create_task(self._task(tid), name=tid)] = tid
-
-    async def _task(self, tid: str) -> None:
-        try:
-            await self._attempt_task(tid)
-        except Exception as exc:  # noqa: BLE001 - one task's bug must not sink the run
             task = self.result.tasks[tid]
+            decision = self.admission.admit(task, self.outputs, self.documents)
+            if decision.kind == "answered":
+                task.started_at = task.ended_at = time.time()
+                self._keep_output(task)
+                self._finished(tid)
+            elif decision.kind == "wait_budget":
+                self.waiting_for_budget.append(tid)
+            elif decision.kind == "wait_warm" and decision.prefix is not None:
+                self.waiting_for_warmup.setdefault(decision.prefix, []).append(tid)
+            elif decision.kind == "over_budget":
+                task.status, task.error = "budget", decision.reason
+                self._finished(tid)
+            else:
+                running[asyncio.create_task(self._task(task, decision), name=tid)] = tid
+
+    def _requeue(self, tids: list[str]) -> None:
+        for tid in tids:
+            self.queue.requeue(tid)
+        tids.clear()
+
+    async def _task(self, task: TaskResult, decision: Decision) -> None:
+        try:
+            await self._attempt_task(task, decision)
+        except Exception as exc:  # noqa: BLE001 - one task's bug must not sink the run
             task.status, task.ended_at = "failed", time.time()
             task.error = f"internal error: {type(exc).__name__}: {exc}"
+        finally:
+            if decision.reservation is not None:
+                self.budget.release(decision.reservation)
+            if decision.prefix is not None:
+                self._warmed(decision.prefix)
 
-    async def _attempt_task(self, tid: str) -> None:
-        planned = self.plan.tasks[tid]
-        task = self.result.tasks[tid]
+    async def _attempt_task(self, task: TaskResult, decision: Decision) -> None:
+        assert decision.request is not None and decision.reservation is not None
+        request, reservation, worst = decision.request, decision.reservation, decision.worst_attempt
         task.status, task.started_at = "running", time.time()
         self.listener(task)
-        request = self._request(planned)
-        retries = self.options.retries if self.options.retries is not None else planned.attempts - 1
-        policy = RetryPolicy(retries=retries, base_delay=self.options.retry_base_delay)
+        if self.options.exact_count:
+            worst = await self._exact_worst(request, decision)
+            if worst is None:
+                task.status, task.ended_at = "budget", time.time()
+                task.error = "budget: the exact input count no longer fits"
+                return
+        policy = RetryPolicy(
+            retries=decision.attempts - 1, base_delay=self.options.retry_base_delay
+        )
+
+        def on_attempt(attempt: Attempt) -> None:
+            self.budget.charge(reservation, Cost(attempt.cost_usd, attempt.usage.total_tokens))
+            task.attempts.append(attempt)
+            if decision.prefix is not None:
+                self._warmed(decision.prefix)
+            self.listener(task)
+
         outcome = await run_attempts(
             self.provider,
             request,
@@ -160,46 +219,61 @@ class _Run:
             self.limiter,
             self.prices,
             self.rng,
-            on_attempt=lambda a: self._attempt(task, a),
+            on_attempt=on_attempt,
+            may_retry=lambda: self.budget.covers(reservation, worst),
         )
         task.ended_at = time.time()
         if outcome.ok:
             task.status, task.output, task.document = "succeeded", outcome.text, outcome.document
-            self.outputs[tid] = outcome.text or ""
-            if outcome.document is not None:
-                self.documents[tid] = outcome.document
+            task.source = "api"
+            self._keep_output(task)
+            if self.admission.cache is not None and task.request_hash is not None:
+                self.admission.cache.put(
+                    task.request_hash,
+                    task.output or "",
+                    task.document,
+                    request.model,
+                    task.attempts[-1].usage,
+                )
         else:
             task.status, task.error = "failed", outcome.error
 
-    def _attempt(self, task: TaskResult, attempt: Attempt) -> None:
-        task.attempts.append(attempt)
-        self.listener(task)
+    async def _exact_worst(self, request: Any, decision: Decision) -> Cost | None:
+        """Replace the estimate by the provider's own count; None if it no longer fits."""
+        try:
+            counted = await self.provider.count_tokens(request)
+        except (ProviderError, AttributeError, NotImplementedError):
+            return decision.worst_attempt  # keep the (over-)estimate
+        worst = self.admission.worst_attempt(request, counted)
+        total = Cost(worst.usd * decision.attempts, worst.tokens * decision.attempts)
+        assert decision.reservation is not None
+        return worst if self.budget.resize(decision.reservation, total) else None
 
-    def _request(self, planned: PlannedTask) -> ModelRequest:
-        spec = self.plan.workflow.tasks[planned.id]
-        context = RenderContext(self.plan.inputs, self.outputs, self.documents)
-        agent = self.catalog.agents.get(planned.agent) if planned.agent else None
-        return ModelRequest(
-            task_id=planned.id,
-            model=planned.model,
-            system=agent.system_prompt if agent else "",
-            prompt=render_template(spec.prompt, context),
-            max_tokens=planned.max_output_tokens,
-            timeout=self.options.timeout or planned.timeout,
-            output_schema=spec.output_schema,
-        )
+    def _warmed(self, prefix: str) -> None:
+        if prefix in self.admission.warm:
+            return
+        self.admission.prefix_warmed(prefix)
+        self._requeue(self.waiting_for_warmup.pop(prefix, []))
+        self.wake.set()
+
+    def _keep_output(self, task: TaskResult) -> None:
+        self.outputs[task.id] = task.output or ""
+        if task.document is not None:
+            self.documents[task.id] = task.document
 
     def _finished(self, tid: str) -> None:
         task = self.result.tasks[tid]
         ok = task.status in FINISHED_OK
         self.recorder.task_finished(task)
         self.listener(task)
+        self._requeue(self.waiting_for_budget)  # a finished task may have released budget
         for doomed in self.queue.done(tid, ok):
             skipped = self.result.tasks[doomed]
             skipped.status = "skipped"
-            skipped.error = f"skipped: needs {tid!r}, which {task.status}"
+            skipped.error = f"skipped: needs {tid!r}, which {_verb(task.status)}"
+            self.recorder.task_finished(skipped)
             self.listener(skipped)
-        if not ok and self.options.fail_fast:
+        if not ok and task.status != "budget" and self.options.fail_fast:
             self.failed_fast = True
             self.queue.stop()
 
@@ -221,7 +295,12 @@ class _Run:
         for task in self.result.tasks.values():
             if task.status == "pending":
                 task.status, task.error = "cancelled", why
+                self.recorder.task_finished(task)
                 self.listener(task)
+
+
+def _verb(status: str) -> str:
+    return {"budget": "did not fit the budget", "failed": "failed"}.get(status, status)
 
 
 def _run_status(result: RunResult, interrupted: bool) -> str:
@@ -243,34 +322,46 @@ async def execute(
     options: RunOptions,
     *,
     run_id: str,
-    run_dir: Any,
+    run_dir: Path,
+    cache: ResponseCache | None = None,
     recorder: Recorder | None = None,
     listener: Listener | None = None,
     control: RunControl | None = None,
 ) -> RunResult:
+    recorder = recorder or Recorder()
+    budget = Budget(options.budget_usd, options.budget_tokens)
     result = RunResult(
         run_id=run_id,
         workflow=plan.workflow.name,
         run_dir=run_dir,
         tasks={tid: TaskResult(tid, t.agent, t.model) for tid, t in plan.tasks.items()},
         started_at=time.time(),
+        workflow_file=str(plan.workflow.path),
+        workflow_hash=plan.workflow.source.text_hash,
+        budget_usd=budget.cap_usd,
+        budget_tokens=budget.cap_tokens,
     )
+    settings = AdmissionSettings(
+        provider.name, options.timeout, options.retries, options.prompt_cache, options.prior
+    )
+    admission = Admission(plan, catalog, prices, budget, cache, settings)
     control = control or RunControl()
     state = _Run(
         plan,
-        catalog,
         provider,
         prices,
         options,
-        recorder or Recorder(),
+        admission,
+        recorder,
         listener or (lambda task: None),
         control,
         result,
     )
+    recorder.run_started(result)
     await state.run()
     result.ended_at = time.time()
     result.status = _run_status(result, control.stop_requested.is_set())  # type: ignore[assignment]
     result.peak_in_flight = state.limiter.peak_in_flight
     result.throttle_events = state.limiter.throttle_events
-    (recorder or Recorder()).run_finished(result)
+    recorder.run_finished(result)
     return result

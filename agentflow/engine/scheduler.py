@@ -56,6 +56,11 @@ class ReadyQueue:
         """The most urgent ready task, or None when nothing is ready now."""
         return heapq.heappop(self._heap)[2] if self._heap else None
 
+    def requeue(self, tid: str) -> None:
+        """Put back a task that was popped but could not start yet (budget, cache warm-up)."""
+        if not self._stopped:
+            heapq.heappush(self._heap, (-self._priority.get(tid, 0.0), self._order[tid], tid))
+
     def has_ready(self) -> bool:
         return bool(self._heap)
 

@@ -64,6 +64,16 @@ class AnthropicProvider:
         except anthropic.APIError as exc:
             raise self._error(exc, request) from None
 
+    async def count_tokens(self, request: ModelRequest) -> int:
+        """The API's own count of the request's input tokens (the count is free)."""
+        params = self._params(request)
+        params.pop("max_tokens")
+        try:
+            counted = await self._client.messages.count_tokens(**params, timeout=request.timeout)
+        except anthropic.APIError as exc:
+            raise self._error(exc, request) from None
+        return int(counted.input_tokens)
+
     async def aclose(self) -> None:
         await self._client.close()
 

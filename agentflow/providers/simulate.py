@@ -106,6 +106,9 @@ class SimulateProvider:
         request_id = f"sim_{digest:016x}"
         return ModelResponse(text, usage, request.model, stop_reason, request_id)
 
+    async def count_tokens(self, request: ModelRequest) -> int:
+        return raw_token_count(request.system) + raw_token_count(request.prompt)
+
     async def aclose(self) -> None:
         return None
 

@@ -9,6 +9,7 @@ text again; a valid 10,000-task file never pays for them.
 
 from __future__ import annotations
 
+import hashlib
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -68,6 +69,10 @@ class LoadedYaml:
     data: Any
     text: str = ""
     _index: _PositionIndex | None = field(default=None, repr=False)
+
+    @property
+    def text_hash(self) -> str:
+        return hashlib.sha256(self.text.encode("utf-8")).hexdigest()
 
     def _positions(self) -> _PositionIndex:
         if self._index is None:
