@@ -21,6 +21,10 @@ def task_summary(task: TaskResult) -> dict[str, Any]:
         "error": task.error,
         "usage": task.usage.as_dict(),
         "cost_usd": _round(task.cost_usd),
+        "source": task.source,
+        "request_hash": task.request_hash,
+        "saved_usage": task.saved_usage.as_dict(),
+        "saved_usd": _round(task.saved_usd + task.prompt_cache_saved_usd),
         "started_at": task.started_at,
         "ended_at": task.ended_at,
     }
@@ -39,5 +43,11 @@ def run_summary(run: RunResult) -> dict[str, Any]:
             "cost_usd": _round(run.cost_usd),
             "requests": run.requests,
             "wall_seconds": round(run.wall_seconds, 3),
+            "saved_usd": _round(run.saved_usd),
+            "response_cache_saved_usd": _round(sum(t.saved_usd for t in run.tasks.values())),
+            "prompt_cache_saved_usd": _round(
+                sum(t.prompt_cache_saved_usd for t in run.tasks.values())
+            ),
         },
+        "budget": {"usd": run.budget_usd, "tokens": run.budget_tokens},
     }

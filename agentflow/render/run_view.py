@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import time
 from collections import defaultdict
+from dataclasses import dataclass, field
 
 from rich.console import Console, Group
 from rich.table import Table
@@ -69,12 +70,25 @@ def _cut(text: str | None, width: int = 60) -> str:
     return line if len(line) <= width else line[: width - 1] + "…"
 
 
+def _note(task: TaskResult) -> str:
+    if task.source == "cache":
+        return "response cache"
+    if task.source == "resume":
+        return "resumed from an earlier run"
+    return _cut(task.error)
+
+
+def _saved(task: TaskResult) -> float:
+    return task.saved_usd + task.prompt_cache_saved_usd
+
+
 def tasks_table(run: RunResult, console: Console) -> Table:
     table = Table(box=table_box(console), show_footer=True, title=f"run {run.run_id}")
     usage = run.usage
     columns = [
         ("task", "total"),
         ("status", run.status),
+        ("agent", ""),
         ("model", ""),
         ("tries", str(run.requests)),
         ("input", count(usage.input_tokens)),
@@ -82,17 +96,19 @@ def tasks_table(run: RunResult, console: Console) -> Table:
         ("cache write", count(usage.cache_creation_input_tokens)),
         ("cache read", count(usage.cache_read_input_tokens)),
         ("cost", usd(run.cost_usd)),
+        ("saved", usd(run.saved_usd)),
         ("time", f"{run.wall_seconds:.1f}s"),
         ("note", ""),
     ]
     for name, footer in columns:
-        right = name not in ("task", "status", "model", "note")
+        right = name not in ("task", "status", "agent", "model", "note")
         table.add_column(name, footer=footer, justify="right" if right else "left")
     for task in run.tasks.values():
         u = task.usage
         table.add_row(
             task.id,
             _status(task),
+            task.agent or "-",
             task.model,
             str(task.requests),
             count(u.input_tokens),
@@ -100,40 +116,53 @@ def tasks_table(run: RunResult, console: Console) -> Table:
             count(u.cache_creation_input_tokens),
             count(u.cache_read_input_tokens),
             usd(task.cost_usd),
+            usd(_saved(task)),
             _seconds(task),
-            _cut(task.error),
+            _note(task),
         )
     return table
 
 
+@dataclass
+class _Group:
+    tasks: int = 0
+    usage: Usage = field(default_factory=Usage)
+    cost: float = 0.0
+    saved: float = 0.0
+
+
 def cost_table(run: RunResult, console: Console, by: str) -> Table:
-    """Spend grouped by `model` or `agent`."""
-    groups: dict[str, tuple[int, Usage, float]] = defaultdict(lambda: (0, Usage(), 0.0))
+    """Spend and savings grouped by `model` or `agent`."""
+    groups: dict[str, _Group] = defaultdict(_Group)
     for task in run.tasks.values():
-        if not task.attempts:
+        if not task.attempts and not task.source:
             continue
-        key = (task.model if by == "model" else task.agent) or "(no agent)"
-        n, usage, cost = groups[key]
-        groups[key] = (n + 1, usage + task.usage, cost + task.cost_usd)
+        group = groups[(task.model if by == "model" else task.agent) or "(no agent)"]
+        group.tasks += 1
+        group.usage = group.usage + task.usage
+        group.cost += task.cost_usd
+        group.saved += _saved(task)
     table = Table(box=table_box(console), title=f"cost by {by}")
-    for name in (by, "tasks", "input", "output", "cache write", "cache read", "cost"):
+    for name in (by, "tasks", "input", "output", "cache write", "cache read", "cost", "saved"):
         table.add_column(name, justify="left" if name == by else "right")
-    for key, (n, usage, cost) in sorted(groups.items(), key=lambda item: -item[1][2]):
+    for key, group in sorted(groups.items(), key=lambda item: -item[1].cost):
+        u = group.usage
         table.add_row(
             key,
-            str(n),
-            count(usage.input_tokens),
-            count(usage.output_tokens),
-            count(usage.cache_creation_input_tokens),
-            count(usage.cache_read_input_tokens),
-            usd(cost),
+            str(group.tasks),
+            count(u.input_tokens),
+            count(u.output_tokens),
+            count(u.cache_creation_input_tokens),
+            count(u.cache_read_input_tokens),
+            usd(group.cost),
+            usd(group.saved),
         )
     return table
 
 
 def render_run(run: RunResult, console: Console) -> None:
     console.print(tasks_table(run, console))
-    if run.requests:
+    if run.requests or any(t.source for t in run.tasks.values()):
         console.print(Group(cost_table(run, console, "model"), cost_table(run, console, "agent")))
     counts = ", ".join(f"{n} {status}" for status in STATUS_STYLE if (n := run.count(status)))
     console.print(f"{run.workflow}: {run.status} ({counts}); outputs in {run.run_dir}")
