@@ -25,7 +25,12 @@ from agentflow.spec.agents import Agent, AgentCatalog
 from agentflow.spec.templates import RenderContext, parse_template, render_template
 from agentflow.spec.validate import task_graph
 from agentflow.spec.workflow import Budget, TaskSpec, Workflow
-from agentflow.tokens import REQUEST_OVERHEAD_TOKENS, estimate_tokens, estimate_tokens_batch
+from agentflow.tokens import (
+    REQUEST_OVERHEAD_TOKENS,
+    estimate_tokens,
+    estimate_tokens_batch,
+    raw_token_count,
+)
 
 EXPECTED_OUTPUT_FRACTION = 0.5
 BASE_LATENCY_SECONDS = 1.5
@@ -50,6 +55,8 @@ class PlannedTask:
     max_cost_per_attempt_usd: float
     max_cost_usd: float
     max_tokens_total: int  # worst-case tokens over every attempt, for token budgets
+    est_cache_write_tokens: int  # expected prompt-cache writes (first user of a prefix)
+    est_cache_read_tokens: int  # expected prompt-cache reads (later users of a prefix)
     est_seconds: float
     remaining_seconds: float  # longest path from this task to the end, itself included
     budget_covered: bool
@@ -161,6 +168,7 @@ def build_plan(
     worst_out: dict[str, int] = {}
     drafts: dict[str, dict[str, Any]] = {}
     own_tokens = _own_input_tokens(workflow, catalog, inputs)
+    cached_prefixes: set[tuple[str, str]] = set()
     for wave in waves:
         for tid in wave:
             drafts[tid] = _draft(
@@ -171,6 +179,7 @@ def build_plan(
                 own_tokens[tid],
                 expected_out,
                 worst_out,
+                cached_prefixes,
             )
             drafts[tid]["wave"] = wave_of[tid]
     remaining = _remaining_seconds(graph, waves, {t: d["est_seconds"] for t, d in drafts.items()})
@@ -206,6 +215,7 @@ def _draft(
     own_tokens: int,
     expected_out: dict[str, int],
     worst_out: dict[str, int],
+    cached_prefixes: set[tuple[str, str]],
 ) -> dict[str, Any]:
     settings = workflow.effective(task)
     agent = _agent_of(workflow, task, catalog)
@@ -219,6 +229,7 @@ def _draft(
     attempts = 1 + (settings.retries or 0)
     # The dearest way a request can be billed: every input token as a prompt-cache write.
     per_attempt = max_in * prices.worst_input_rate(model_id) + max_out * price.output / 1e6
+    expected = _expected_usage(agent, model_id, prices, est_in, est_out, cached_prefixes)
     return {
         "id": task.id,
         "needs": task.needs,
@@ -231,12 +242,35 @@ def _draft(
         "max_output_tokens": max_out,
         "attempts": attempts,
         "timeout": settings.timeout or 0.0,
-        "est_cost_usd": prices.cost(model_id, Usage(input_tokens=est_in, output_tokens=est_out)),
+        "est_cost_usd": prices.cost(model_id, expected),
+        "est_cache_write_tokens": expected.cache_creation_input_tokens,
+        "est_cache_read_tokens": expected.cache_read_input_tokens,
         "max_cost_per_attempt_usd": per_attempt,
         "max_cost_usd": per_attempt * attempts,
         "max_tokens_total": (max_in + max_out) * attempts,
         "est_seconds": BASE_LATENCY_SECONDS + est_out / TOKENS_PER_SECOND.get(price.tier, 80.0),
     }
+
+
+def _expected_usage(
+    agent: Agent | None,
+    model_id: str,
+    prices: PriceTable,
+    est_in: int,
+    est_out: int,
+    cached_prefixes: set[tuple[str, str]],
+) -> Usage:
+    """Expected usage with prompt caching as a run does it: the first task of each long
+    enough (model, system prompt) prefix writes the cache, the others read it."""
+    system = agent.system_prompt if agent else ""
+    if not system or raw_token_count(system) < prices.price(model_id).min_cache_tokens:
+        return Usage(input_tokens=est_in, output_tokens=est_out)
+    prefix_tokens = estimate_tokens(system)
+    rest = max(0, est_in - prefix_tokens)
+    if (model_id, system) in cached_prefixes:
+        return Usage(rest, est_out, cache_read_input_tokens=prefix_tokens)
+    cached_prefixes.add((model_id, system))
+    return Usage(rest, est_out, cache_creation_input_tokens=prefix_tokens)
 
 
 def _remaining_seconds(

@@ -251,3 +251,30 @@ def test_cost_tables_group_by_model_and_agent(api, capsys, tmp_path):
     assert result.code == 0
     assert "cost by model" in result.out and "cost by agent" in result.out
     assert "checker" in result.out and "saved" in result.out
+
+
+def test_plan_expects_one_cache_write_and_reads_after(capsys, tmp_path):
+    path = shared_agent_workflow(tmp_path)
+    plan = run_cli(capsys, "plan", str(path), "--json").json()
+    writes = [t for t in plan["tasks"].values() if t["est_cache_write_tokens"]]
+    reads = [t for t in plan["tasks"].values() if t["est_cache_read_tokens"]]
+    assert len(writes) == 1 and len(reads) == 19
+    assert plan["totals"]["est_cache_read_tokens"] == 19 * reads[0]["est_cache_read_tokens"]
+    table = run_cli(capsys, "plan", str(path))
+    assert "19 tasks reuse a cached agent prompt" in table.out
+
+
+def test_cache_stats_and_clear(api, capsys, tmp_path):
+    run_json(capsys, write(tmp_path, DAG))
+    stats = run_cli(capsys, "cache", "stats", "--json")
+    assert stats.code == 0 and stats.json()["entries"] == 3
+    kept = run_cli(capsys, "cache", "clear", "--older-than", "7d")
+    assert kept.code == 0 and "removed 0 cached answers" in kept.out
+    bad = run_cli(capsys, "cache", "clear", "--older-than", "soon")
+    assert bad.code == 2 and "--older-than" in bad.err
+    cleared = run_cli(capsys, "cache", "clear")
+    assert cleared.code == 0 and "removed 3" in cleared.out
+    assert run_cli(capsys, "cache", "stats", "--json").json()["entries"] == 0
+    api.reset()
+    run_json(capsys, write(tmp_path, DAG))
+    assert api.count("/v1/messages") == 3

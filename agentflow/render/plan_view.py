@@ -31,6 +31,8 @@ def plan_to_json(plan: Plan) -> dict[str, Any]:
                 "attempts": t.attempts,
                 "max_cost_usd": round(t.max_cost_usd, 6),
                 "est_cost_usd": round(t.est_cost_usd, 6),
+                "est_cache_write_tokens": t.est_cache_write_tokens,
+                "est_cache_read_tokens": t.est_cache_read_tokens,
                 "budget_covered": t.budget_covered,
             }
             for t in plan.tasks.values()
@@ -39,6 +41,8 @@ def plan_to_json(plan: Plan) -> dict[str, Any]:
             "tasks": len(plan.tasks),
             "max_cost_usd": round(plan.max_cost_usd, 6),
             "est_cost_usd": round(plan.est_cost_usd, 6),
+            "est_cache_read_tokens": sum(t.est_cache_read_tokens for t in plan.tasks.values()),
+            "est_cache_write_tokens": sum(t.est_cache_write_tokens for t in plan.tasks.values()),
         },
         "budget": {
             "usd": plan.budget.usd,
@@ -83,7 +87,21 @@ def render_plan(plan: Plan, console: Console) -> None:
     console.print(
         f"Critical path: {' -> '.join(plan.critical_path)} (~{plan.critical_path_seconds:.0f}s)"
     )
+    _render_prompt_cache(plan, console)
     _render_budget(plan, console)
+
+
+def _render_prompt_cache(plan: Plan, console: Console) -> None:
+    reads = sum(t.est_cache_read_tokens for t in plan.tasks.values())
+    writes = sum(t.est_cache_write_tokens for t in plan.tasks.values())
+    if not reads and not writes:
+        console.print("Prompt caching: no system prompt is long enough to cache")
+        return
+    sharing = sum(1 for t in plan.tasks.values() if t.est_cache_read_tokens)
+    console.print(
+        f"Prompt caching: expect {count(writes)} tokens written to the cache and "
+        f"{count(reads)} read from it ({sharing} tasks reuse a cached agent prompt)"
+    )
 
 
 def _render_budget(plan: Plan, console: Console) -> None:

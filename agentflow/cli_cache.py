@@ -1,0 +1,88 @@
+"""`agentflow cache stats` and `agentflow cache clear`: the response cache on the command line."""
+
+from __future__ import annotations
+
+import json
+import time
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from agentflow.cache import ResponseCache, default_cache_dir
+from agentflow.cli_history import parse_duration
+from agentflow.errors import AgentflowError
+from agentflow.record import state_dir
+from agentflow.render.console import make_console
+
+cache_app = typer.Typer(no_args_is_help=True, help="The response cache: stats, clear.")
+
+CacheDirOption = Annotated[
+    Path | None,
+    typer.Option(
+        "--cache-dir", help="Cache folder (default: $AGENTFLOW_CACHE_DIR, else .agentflow/cache)."
+    ),
+]
+
+
+def _open(cache_dir: Path | None) -> ResponseCache:
+    return ResponseCache(cache_dir or default_cache_dir(state_dir()))
+
+
+def _when(stamp: float | None) -> str:
+    return "-" if stamp is None else time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(stamp))
+
+
+@cache_app.command("stats")
+def stats(
+    cache_dir: CacheDirOption = None,
+    as_json: Annotated[bool, typer.Option("--json", help="Print one JSON object.")] = False,
+) -> None:
+    """Entries, size on disk and age of the response cache."""
+    cache = _open(cache_dir)
+    try:
+        found = cache.stats()
+    finally:
+        cache.close()
+    if as_json:
+        print(
+            json.dumps(
+                {
+                    "directory": found.directory,
+                    "entries": found.entries,
+                    "size_bytes": found.size_bytes,
+                    "oldest": found.oldest,
+                    "newest": found.newest,
+                }
+            )
+        )
+        return
+    make_console().print(
+        f"{found.directory}: {found.entries:,} entries, {found.size_bytes / 1024:,.0f} KiB; "
+        f"oldest {_when(found.oldest)}, newest {_when(found.newest)}",
+        markup=False,
+    )
+
+
+@cache_app.command("clear")
+def clear(
+    older_than: Annotated[
+        str | None,
+        typer.Option("--older-than", help="Only entries older than this: 90s, 30m, 12h, 7d, 2w."),
+    ] = None,
+    cache_dir: CacheDirOption = None,
+) -> None:
+    """Remove cached answers (all, or only old ones)."""
+    try:
+        seconds = parse_duration(older_than) if older_than is not None else None
+    except AgentflowError as error:
+        raise AgentflowError.single(
+            "--older-than", error.problems[0].message, hint=error.problems[0].hint
+        ) from None
+    cache = _open(cache_dir)
+    try:
+        removed = cache.clear(seconds)
+    finally:
+        cache.close()
+    what = f" older than {older_than}" if older_than else ""
+    make_console().print(f"removed {removed:,} cached answers{what}", markup=False)
