@@ -297,7 +297,7 @@ def test_make_provider_needs_a_key(env: dict[str, str]) -> None:
 def test_make_provider_builds_providers(messages_server: MessagesServer) -> None:
     env = {"ANTHROPIC_API_KEY": KEY, "ANTHROPIC_BASE_URL": messages_server.url}
     provider = make_provider("anthropic", env)
-    assert isinstance(provider, AnthropicProvider) and provider.name == "anthropic"
+    assert provider.name == "anthropic"  # the SDK itself loads on the first call
 
     async def go() -> ModelResponse:
         try:

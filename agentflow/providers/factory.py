@@ -9,19 +9,44 @@ from __future__ import annotations
 from collections.abc import Mapping
 
 from agentflow.errors import AgentflowError, ExitCode
-from agentflow.providers.base import Provider
+from agentflow.providers.base import ModelRequest, ModelResponse, Provider
 
 PROVIDERS = ("anthropic", "simulate")
 API_KEY_ENV = "ANTHROPIC_API_KEY"
 BASE_URL_ENV = "ANTHROPIC_BASE_URL"
 
 
+class LazyAnthropic:
+    """The Anthropic provider, loaded on its first call: importing the SDK takes seconds,
+    and a run answered wholly from the cache (or a resume) never needs it."""
+
+    name = "anthropic"
+
+    def __init__(self, api_key: str, base_url: str | None) -> None:
+        self._api_key, self._base_url = api_key, base_url
+        self._provider: Provider | None = None
+
+    def _real(self) -> Provider:
+        if self._provider is None:
+            from agentflow.providers.anthropic import AnthropicProvider
+
+            self._provider = AnthropicProvider(self._api_key, base_url=self._base_url)
+        return self._provider
+
+    async def complete(self, request: ModelRequest) -> ModelResponse:
+        return await self._real().complete(request)
+
+    async def count_tokens(self, request: ModelRequest) -> int:
+        return await self._real().count_tokens(request)
+
+    async def aclose(self) -> None:
+        if self._provider is not None:
+            await self._provider.aclose()
+
+
 def make_provider(name: str, env: Mapping[str, str]) -> Provider:
     """`anthropic` (needs ANTHROPIC_API_KEY; ANTHROPIC_BASE_URL optional) or `simulate`."""
     if name == "anthropic":
-        # Imported here so that `simulate` runs never pay for loading the SDK.
-        from agentflow.providers.anthropic import AnthropicProvider
-
         api_key = env.get(API_KEY_ENV, "").strip()
         if not api_key:
             raise AgentflowError.single(
@@ -32,7 +57,7 @@ def make_provider(name: str, env: Mapping[str, str]) -> Provider:
                 exit_code=ExitCode.INVALID,
             )
         base_url = env.get(BASE_URL_ENV, "").strip() or None
-        return AnthropicProvider(api_key, base_url=base_url)
+        return LazyAnthropic(api_key, base_url)
     if name == "simulate":
         from agentflow.providers.simulate import LATENCY_ENV, SimulateProvider, parse_latency
 
