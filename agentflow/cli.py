@@ -15,6 +15,7 @@ from typing import Annotated, Any
 import click
 import typer
 
+from agentflow.cli_history import report, runs_app
 from agentflow.cli_run import patch_argv, run
 from agentflow.errors import AgentflowError, ExitCode, Problem, has_errors
 from agentflow.models import PRICES_ENV, load_prices
@@ -189,6 +190,10 @@ def agents_list(
     missing = [p for p in catalog.problems if p.is_error and "agent folder" in p.message]
     if missing:
         raise typer.Exit(ExitCode.INVALID)
+
+
+app.add_typer(runs_app, name="runs")
+app.command("report")(report)
 
 
 def main() -> None:

@@ -1,0 +1,413 @@
+"""The run history: every run, task and attempt in one SQLite file, `state_dir()/history.db`.
+
+The run folder (agentflow.record) keeps a run's outputs; this database keeps every run side
+by side so they can be listed, shown again, resumed and added up (agentflow.history_queries).
+
+Schema changes are migrations in the style of simonw/llm: small functions applied in order,
+each recorded by name in `_migrations`, so a database made by any earlier version is brought
+up to date when it is opened and a current one is left alone.
+
+Several runs may write to one file at once (two terminals, CI jobs): WAL lets readers go on
+while one writes, `busy_timeout` makes writers wait for each other instead of failing, and
+each recorder call is one short `BEGIN IMMEDIATE` transaction so no lock is held for long.
+"""
+
+from __future__ import annotations
+
+import functools
+import json
+import random
+import sqlite3
+import threading
+import time
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+from agentflow.engine.results import Attempt, RunResult, TaskResult
+from agentflow.engine.run import Recorder
+from agentflow.record import state_dir
+
+HISTORY_FILE = "history.db"
+BUSY_TIMEOUT_MS = 10_000  # a writer waits this long for another run's transaction to end
+
+USAGE_COLUMNS = (
+    "input_tokens",
+    "output_tokens",
+    "cache_creation_input_tokens",
+    "cache_read_input_tokens",
+)
+SAVED_COLUMNS = tuple(f"saved_{name}" for name in USAGE_COLUMNS)
+
+
+def history_path() -> Path:
+    return state_dir() / HISTORY_FILE
+
+
+# --- migrations -----------------------------------------------------------------------------
+
+Migration = Callable[[sqlite3.Connection], None]
+MIGRATIONS: list[Migration] = []
+
+
+def migration(fn: Migration) -> Migration:
+    """Register one schema step. Never edit or reorder a released one: add a new one."""
+    MIGRATIONS.append(fn)
+    return fn
+
+
+def _tokens(prefix: str = "") -> str:
+    return ", ".join(f"{prefix}{name} INTEGER NOT NULL DEFAULT 0" for name in USAGE_COLUMNS)
+
+
+@migration
+def m001_runs(db: sqlite3.Connection) -> None:
+    db.execute(
+        f"""CREATE TABLE runs (
+            run_id TEXT PRIMARY KEY,
+            workflow TEXT NOT NULL,
+            workflow_file TEXT NOT NULL DEFAULT '',
+            workflow_hash TEXT NOT NULL DEFAULT '',
+            run_dir TEXT NOT NULL DEFAULT '',
+            status TEXT NOT NULL,
+            started_at REAL NOT NULL,
+            ended_at REAL,
+            budget_usd REAL,
+            budget_tokens INTEGER,
+            requests INTEGER NOT NULL DEFAULT 0,
+            {_tokens()},
+            cost_usd REAL NOT NULL DEFAULT 0,
+            saved_usd REAL NOT NULL DEFAULT 0,
+            peak_in_flight INTEGER NOT NULL DEFAULT 0,
+            throttle_events INTEGER NOT NULL DEFAULT 0
+        )"""
+    )
+
+
+@migration
+def m002_tasks(db: sqlite3.Connection) -> None:
+    # `position` keeps the plan's task order, so a reloaded run lists its tasks as it did live.
+    db.execute(
+        f"""CREATE TABLE tasks (
+            run_id TEXT NOT NULL REFERENCES runs(run_id) ON DELETE CASCADE,
+            task_id TEXT NOT NULL,
+            position INTEGER,
+            status TEXT NOT NULL,
+            agent TEXT,
+            model TEXT NOT NULL,
+            source TEXT,
+            request_hash TEXT,
+            output TEXT,
+            document_json TEXT,
+            error TEXT,
+            started_at REAL,
+            ended_at REAL,
+            {_tokens()},
+            cost_usd REAL NOT NULL DEFAULT 0,
+            saved_usd REAL NOT NULL DEFAULT 0,
+            {_tokens("saved_")},
+            PRIMARY KEY (run_id, task_id)
+        )"""
+    )
+
+
+@migration
+def m003_attempts(db: sqlite3.Connection) -> None:
+    db.execute(
+        f"""CREATE TABLE attempts (
+            run_id TEXT NOT NULL,
+            task_id TEXT NOT NULL,
+            number INTEGER NOT NULL,
+            model TEXT NOT NULL,
+            ok INTEGER NOT NULL,
+            error TEXT,
+            error_kind TEXT,
+            status_code INTEGER,
+            started_at REAL NOT NULL,
+            ended_at REAL NOT NULL,
+            {_tokens()},
+            cost_usd REAL NOT NULL DEFAULT 0,
+            prompt_cache_saved_usd REAL NOT NULL DEFAULT 0,
+            PRIMARY KEY (run_id, task_id, number),
+            FOREIGN KEY (run_id, task_id) REFERENCES tasks(run_id, task_id) ON DELETE CASCADE
+        )"""
+    )
+
+
+@migration
+def m004_indexes(db: sqlite3.Connection) -> None:
+    # runs list (newest first, maybe one workflow), last_run_id, and report's time window.
+    db.execute("CREATE INDEX runs_started_at ON runs(started_at)")
+    db.execute("CREATE INDEX runs_workflow_started_at ON runs(workflow, started_at)")
+    db.execute("CREATE INDEX attempts_started_at ON attempts(started_at)")
+    db.execute("CREATE INDEX tasks_ended_at ON tasks(ended_at)")
+
+
+def _applied(db: sqlite3.Connection) -> set[str]:
+    return {row[0] for row in db.execute("SELECT name FROM _migrations")}
+
+
+def migrate(db: sqlite3.Connection) -> list[str]:
+    """Apply the missing migrations; return their names (empty when already up to date)."""
+    db.execute("CREATE TABLE IF NOT EXISTS _migrations (name TEXT PRIMARY KEY, applied_at REAL)")
+    if _applied(db) >= {fn.__name__ for fn in MIGRATIONS}:
+        return []  # the common case: no write lock taken
+    with _transaction(db):
+        # Read again under the write lock: another process may have migrated meanwhile.
+        done = _applied(db)
+        applied: list[str] = []
+        for fn in MIGRATIONS:
+            if fn.__name__ not in done:
+                fn(db)
+                db.execute(
+                    "INSERT INTO _migrations (name, applied_at) VALUES (?, ?)",
+                    (fn.__name__, time.time()),
+                )
+                applied.append(fn.__name__)
+        return applied
+
+
+@contextmanager
+def _transaction(db: sqlite3.Connection) -> Iterator[None]:
+    """One write transaction; IMMEDIATE takes the write lock first, so two writers queue on
+    busy_timeout instead of one failing when it upgrades a read lock to a write."""
+    db.execute("BEGIN IMMEDIATE")
+    try:
+        yield
+    except BaseException:
+        db.execute("ROLLBACK")
+        raise
+    db.execute("COMMIT")
+
+
+def _use_wal(db: sqlite3.Connection) -> None:
+    """Switch the file to WAL (a lasting property of the file, so usually already done).
+
+    Switching needs an exclusive lock and SQLite answers "locked" at once rather than
+    waiting on busy_timeout, so two runs opening a fresh file together would fail without
+    this retry loop.
+    """
+    deadline = time.monotonic() + BUSY_TIMEOUT_MS / 1000
+    while True:
+        try:
+            if str(db.execute("PRAGMA journal_mode").fetchone()[0]).lower() == "wal":
+                return
+            if str(db.execute("PRAGMA journal_mode = WAL").fetchone()[0]).lower() == "wal":
+                return
+        except sqlite3.OperationalError as exc:
+            if "locked" not in str(exc) and "busy" not in str(exc):
+                raise
+        if time.monotonic() > deadline:
+            raise sqlite3.OperationalError("database is locked (cannot switch it to WAL)")
+        time.sleep(0.01 + random.random() * 0.04)  # jitter, so waiting openers do not collide
+
+
+def connect(path: Path | None = None) -> sqlite3.Connection:
+    """Open (creating if needed) and migrate the history database."""
+    path = path or history_path()
+    path.parent.mkdir(parents=True, exist_ok=True)
+    # isolation_level=None: transactions are explicit (_transaction), never implicit.
+    # check_same_thread=False: a recorder may be built on one thread and fed on another;
+    # HistoryRecorder serialises its own calls with a lock.
+    db = sqlite3.connect(
+        path, timeout=BUSY_TIMEOUT_MS / 1000, isolation_level=None, check_same_thread=False
+    )
+    try:
+        db.execute(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_MS}")
+        _use_wal(db)
+        db.execute("PRAGMA foreign_keys = ON")
+        db.execute("PRAGMA synchronous = NORMAL")  # durable enough under WAL, much faster
+        migrate(db)
+    except BaseException:
+        db.close()
+        raise
+    db.row_factory = sqlite3.Row
+    return db
+
+
+# --- writing --------------------------------------------------------------------------------
+
+
+@functools.cache
+def _upsert(
+    table: str, key: tuple[str, ...], columns: tuple[str, ...], keep: tuple[str, ...] = ()
+) -> str:
+    """INSERT ... ON CONFLICT DO UPDATE; a NULL in a `keep` column keeps the stored value."""
+    updates = ", ".join(
+        f"{name} = coalesce(excluded.{name}, {table}.{name})"
+        if name in keep
+        else f"{name} = excluded.{name}"
+        for name in columns
+        if name not in key
+    )
+    return (
+        f"INSERT INTO {table} ({', '.join(columns)}) "
+        f"VALUES ({', '.join(':' + name for name in columns)}) "
+        f"ON CONFLICT({', '.join(key)}) DO UPDATE SET {updates}"
+    )
+
+
+def _run_row(run: RunResult, status: str) -> dict[str, Any]:
+    usage = run.usage
+    return {
+        "run_id": run.run_id,
+        "workflow": run.workflow,
+        "workflow_file": run.workflow_file,
+        "workflow_hash": run.workflow_hash,
+        "run_dir": str(run.run_dir),
+        "status": status,
+        "started_at": run.started_at,
+        "ended_at": run.ended_at or None,  # 0.0 means "not ended yet" in RunResult
+        "budget_usd": run.budget_usd,
+        "budget_tokens": run.budget_tokens,
+        "requests": run.requests,
+        **usage.as_dict(),
+        "cost_usd": run.cost_usd,
+        "saved_usd": run.saved_usd,
+        "peak_in_flight": run.peak_in_flight,
+        "throttle_events": run.throttle_events,
+    }
+
+
+def _task_row(run_id: str, task: TaskResult, position: int | None) -> dict[str, Any]:
+    return {
+        "run_id": run_id,
+        "task_id": task.id,
+        "position": position,
+        "status": task.status,
+        "agent": task.agent,
+        "model": task.model,
+        "source": task.source,
+        "request_hash": task.request_hash,
+        "output": task.output,
+        "document_json": (
+            None if task.document is None else json.dumps(task.document, ensure_ascii=False)
+        ),
+        "error": task.error,
+        "started_at": task.started_at,
+        "ended_at": task.ended_at,
+        **task.usage.as_dict(),
+        "cost_usd": task.cost_usd,
+        "saved_usd": task.saved_usd,
+        **{f"saved_{name}": n for name, n in task.saved_usage.as_dict().items()},
+    }
+
+
+def _attempt_row(run_id: str, task_id: str, attempt: Attempt) -> dict[str, Any]:
+    return {
+        "run_id": run_id,
+        "task_id": task_id,
+        "number": attempt.number,
+        "model": attempt.model,
+        "ok": int(attempt.ok),
+        "error": attempt.error,
+        "error_kind": attempt.error_kind,
+        "status_code": attempt.status_code,
+        "started_at": attempt.started_at,
+        "ended_at": attempt.ended_at,
+        **attempt.usage.as_dict(),
+        "cost_usd": attempt.cost_usd,
+        "prompt_cache_saved_usd": attempt.prompt_cache_saved_usd,
+    }
+
+
+_LIVE_TOTALS = f"""
+UPDATE runs SET (requests, {", ".join(USAGE_COLUMNS)}, cost_usd, saved_usd) = (
+    SELECT count(*), {", ".join(f"coalesce(sum(a.{c}), 0)" for c in USAGE_COLUMNS)},
+           coalesce(sum(a.cost_usd), 0),
+           coalesce(sum(a.prompt_cache_saved_usd), 0)
+             + (SELECT coalesce(sum(t.saved_usd), 0) FROM tasks t WHERE t.run_id = runs.run_id)
+    FROM attempts a WHERE a.run_id = runs.run_id
+)
+WHERE run_id = ?
+"""
+
+
+class HistoryRecorder(Recorder):
+    """Writes a run into the history database as it happens: one transaction per call.
+
+    Everything stored comes from RunResult / TaskResult / Attempt, which hold no secrets
+    (the API key never reaches them). A database error never sinks the run (the run folder
+    still has everything): it is kept in `errors` for the caller to report.
+    """
+
+    def __init__(self, path: Path | None = None, run_id: str | None = None) -> None:
+        self.path = path or history_path()
+        self.run_id = run_id  # known at once if given; otherwise from run_started
+        self.errors: list[str] = []
+        self._positions: dict[str, int] = {}
+        self._db: sqlite3.Connection | None = None
+        self._lock = threading.Lock()
+
+    # The engine's three calls ------------------------------------------------------------
+
+    def run_started(self, run: RunResult) -> None:
+        self.run_id = run.run_id
+        self._positions = {tid: i for i, tid in enumerate(run.tasks)}
+        # Every task goes in at once (pending), so `runs show` on a live run lists them all.
+        self._write(lambda db: self._save_run(db, run, "running", with_tasks=True))
+
+    def task_finished(self, task: TaskResult) -> None:
+        if self.run_id is None:
+            return  # not started and no run id given: run_finished will store every task
+        run_id = self.run_id
+
+        def write(db: sqlite3.Connection) -> None:
+            # A stand-in row if run_started never came; run_finished fills it in.
+            db.execute(
+                "INSERT OR IGNORE INTO runs (run_id, workflow, status, started_at) "
+                "VALUES (?, '', 'running', ?)",
+                (run_id, task.started_at or time.time()),
+            )
+            self._save_task(db, run_id, task)
+            # Keep the run's totals current, so a run killed mid-way still adds up. Summed
+            # in SQL from what is stored: cheap, where re-adding the whole RunResult in
+            # Python after every task would be quadratic in the number of tasks.
+            db.execute(_LIVE_TOTALS, (run_id,))
+
+        self._write(write)
+
+    def run_finished(self, run: RunResult) -> None:
+        self.run_id = run.run_id
+        self._positions = {tid: i for i, tid in enumerate(run.tasks)}
+        # Some tasks are only marked at the end (skipped, cancelled before starting).
+        self._write(lambda db: self._save_run(db, run, run.status, with_tasks=True))
+        self.close()
+
+    def close(self) -> None:
+        with self._lock:
+            if self._db is not None:
+                self._db.close()
+                self._db = None
+
+    # Storage ------------------------------------------------------------------------------
+
+    def _write(self, action: Callable[[sqlite3.Connection], None]) -> None:
+        with self._lock:
+            try:
+                if self._db is None:
+                    self._db = connect(self.path)
+                with _transaction(self._db):
+                    action(self._db)
+            except (sqlite3.Error, OSError) as exc:
+                self.errors.append(f"{self.path}: history not recorded: {exc}")
+
+    def _save_run(
+        self, db: sqlite3.Connection, run: RunResult, status: str, with_tasks: bool
+    ) -> None:
+        row = _run_row(run, status)
+        db.execute(_upsert("runs", ("run_id",), tuple(row)), row)
+        if with_tasks:
+            for task in run.tasks.values():
+                self._save_task(db, run.run_id, task)
+
+    def _save_task(self, db: sqlite3.Connection, run_id: str, task: TaskResult) -> None:
+        row = _task_row(run_id, task, self._positions.get(task.id))
+        db.execute(_upsert("tasks", ("run_id", "task_id"), tuple(row), ("position",)), row)
+        for attempt in task.attempts:
+            attempt_row = _attempt_row(run_id, task.id, attempt)
+            db.execute(
+                _upsert("attempts", ("run_id", "task_id", "number"), tuple(attempt_row)),
+                attempt_row,
+            )
