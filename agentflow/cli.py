@@ -12,9 +12,9 @@ import sys
 from pathlib import Path
 from typing import Annotated, Any
 
-import click
 import typer
 
+from agentflow.cli_cache import cache_app
 from agentflow.cli_history import report, runs_app
 from agentflow.cli_run import patch_argv, run
 from agentflow.errors import AgentflowError, ExitCode, Problem, has_errors
@@ -194,6 +194,7 @@ def agents_list(
 
 app.add_typer(runs_app, name="runs")
 app.command("report")(report)
+app.add_typer(cache_app, name="cache")
 
 
 def main() -> None:
@@ -204,12 +205,16 @@ def main() -> None:
     except AgentflowError as error:
         report_problems(error.problems)
         sys.exit(int(error.exit_code))
-    except click.exceptions.Exit as done:
+    except typer.Exit as done:
         sys.exit(done.exit_code)
-    except click.ClickException as usage:
-        usage.show()
+    except typer.TyperException as usage:  # typer's own click: usage errors, bad parameters
+        show = getattr(usage, "show", None)
+        if callable(show):
+            show()
+        else:
+            make_console(stderr=True).print(f"agentflow: {usage}", markup=False)
         sys.exit(int(ExitCode.INVALID))
-    except (KeyboardInterrupt, click.exceptions.Abort):
+    except (KeyboardInterrupt, typer.Abort):
         make_console(stderr=True).print("interrupted")
         sys.exit(int(ExitCode.INTERRUPTED))
     except Exception as exc:  # noqa: BLE001 - the last line of defence: no traceback for users
