@@ -25,20 +25,29 @@ from tests.support.messages_server import MessagesServer  # noqa: E402
 
 
 def workflow(tasks: int) -> str:
-    lines = ["version: 1", "name: rerun", "defaults: {model: haiku, max_tokens: 200}",
-             "concurrency: 20", "tasks:"]
+    lines = [
+        "version: 1",
+        "name: rerun",
+        "defaults: {model: haiku, max_tokens: 200}",
+        "concurrency: 20",
+        "tasks:",
+    ]
     for i in range(tasks):
         needs = [f"t{i - 10}"] if i >= 10 else []
         ref = f" after {{{{ tasks.t{i - 10}.output }}}}" if needs else ""
-        lines += [f"  t{i}:", f"    needs: [{', '.join(needs)}]",
-                  f'    prompt: "Step {i}{ref}"']
+        lines += [f"  t{i}:", f"    needs: [{', '.join(needs)}]", f'    prompt: "Step {i}{ref}"']
     return "\n".join(lines) + "\n"
 
 
 def run_once(path: Path, env: dict[str, str]) -> tuple[float, dict]:
     start = time.perf_counter()
-    done = subprocess.run([sys.executable, "-m", "agentflow", "run", str(path), "--json"],
-                          capture_output=True, text=True, env=env, cwd=path.parent)
+    done = subprocess.run(
+        [sys.executable, "-m", "agentflow", "run", str(path), "--json"],
+        capture_output=True,
+        text=True,
+        env=env,
+        cwd=path.parent,
+    )
     elapsed = time.perf_counter() - start
     if done.returncode != 0:
         sys.exit(f"run failed ({done.returncode}): {done.stderr[:800]}")
@@ -52,19 +61,27 @@ def main() -> None:
     with tempfile.TemporaryDirectory() as folder, MessagesServer() as server:
         path = Path(folder) / "rerun.yaml"
         path.write_text(workflow(args.tasks))
-        env = {**os.environ, "ANTHROPIC_BASE_URL": server.url, "ANTHROPIC_API_KEY": "bench",
-               "AGENTFLOW_HOME": str(Path(folder) / "state")}
+        env = {
+            **os.environ,
+            "ANTHROPIC_BASE_URL": server.url,
+            "ANTHROPIC_API_KEY": "bench",
+            "AGENTFLOW_HOME": str(Path(folder) / "state"),
+        }
         first_time, first = run_once(path, env)
         first_requests = server.count("/v1/messages")
         server.reset()
         second_time, second = run_once(path, env)
         second_requests = server.count()
         cached = sum(1 for t in second["tasks"].values() if t["status"] == "cached")
-        print(f"{args.tasks} tasks, first run: {first_requests} requests, {first_time:.2f}s, "
-              f"${first['totals']['cost_usd']:.4f}")
-        print(f"re-run: {second_requests} requests, {cached}/{args.tasks} tasks cached, "
-              f"{second_time:.2f}s wall (process start included), "
-              f"${second['totals']['cost_usd']:.4f}, saved ${second['totals']['saved_usd']:.4f}")
+        print(
+            f"{args.tasks} tasks, first run: {first_requests} requests, {first_time:.2f}s, "
+            f"${first['totals']['cost_usd']:.4f}"
+        )
+        print(
+            f"re-run: {second_requests} requests, {cached}/{args.tasks} tasks cached, "
+            f"{second_time:.2f}s wall (process start included), "
+            f"${second['totals']['cost_usd']:.4f}, saved ${second['totals']['saved_usd']:.4f}"
+        )
         ok = second_requests == 0 and second_time < 2.0
         print(f"target: zero requests and under 2 s: {'met' if ok else 'NOT met'}")
 

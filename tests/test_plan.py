@@ -57,8 +57,9 @@ def test_costs_follow_the_price_file(capsys):
     attempts = 2  # retries: 1
     opus = prices.price("opus")
     # Worst case: every input token billed at the dearest rate (a prompt-cache write).
-    per_attempt = (task["max_input_tokens"] * max(opus.input, opus.cache_write)
-                   + 400 * opus.output) / 1e6
+    per_attempt = (
+        task["max_input_tokens"] * max(opus.input, opus.cache_write) + 400 * opus.output
+    ) / 1e6
     assert abs(task["max_cost_usd"] - round(per_attempt * attempts, 6)) < 1e-6
     assert task["est_cost_usd"] < task["max_cost_usd"]
     expected = prices.cost("opus", Usage(task["est_input_tokens"], 200))
