@@ -28,8 +28,14 @@ def default_cache_dir(state: Path) -> Path:
     return Path(os.environ.get(CACHE_DIR_ENV) or state / "cache")
 
 
-def request_hash(provider: str, request: ModelRequest, tools: tuple[str, ...] = ()) -> str:
-    """A stable identity for a request: equal hashes mean the same question asked."""
+def request_hash(
+    provider: str,
+    request: ModelRequest,
+    tools: tuple[str, ...] = (),
+    escalate: tuple[str, ...] = (),
+) -> str:
+    """A stable identity for a request: equal hashes mean the same question asked. For an
+    escalate chain the chain is part of it: the answer is whichever model passed."""
     identity = {
         "provider": provider,
         "model": request.model,
@@ -39,6 +45,8 @@ def request_hash(provider: str, request: ModelRequest, tools: tuple[str, ...] = 
         "output_schema": request.output_schema,
         "tools": list(tools),
     }
+    if escalate:
+        identity["escalate"] = list(escalate)
     canonical = json.dumps(identity, sort_keys=True, ensure_ascii=False, separators=(",", ":"))
     return hashlib.sha256(canonical.encode("utf-8")).hexdigest()
 

@@ -18,11 +18,12 @@ from agentflow.cli_cache import cache_app
 from agentflow.cli_history import report, runs_app
 from agentflow.cli_run import patch_argv, run
 from agentflow.errors import AgentflowError, ExitCode, Problem, has_errors
+from agentflow.history_routing import learn_from_history
 from agentflow.models import PRICES_ENV, load_prices
 from agentflow.plan import build_plan
 from agentflow.render.agents_view import agents_to_json, render_agents
 from agentflow.render.console import make_console
-from agentflow.render.plan_view import plan_to_json, render_plan
+from agentflow.render.plan_view import plan_to_json, render_plan, weak_agent_warnings
 from agentflow.spec.agents import discover_agents
 from agentflow.spec.validate import ValidatedWorkflow, validate_workflow
 from agentflow.spec.workflow import Budget
@@ -146,9 +147,16 @@ def plan(
     cap = validated.workflow.budget
     if budget is not None:
         cap = Budget(usd=budget, tokens=cap.tokens)
+    table = load_prices(prices)
     the_plan = build_plan(
-        validated.workflow, validated.agents, load_prices(prices), parse_sets(set_), budget=cap
+        validated.workflow,
+        validated.agents,
+        table,
+        parse_sets(set_),
+        budget=cap,
+        learned=learn_from_history(validated.workflow, table),
     )
+    report_problems(weak_agent_warnings(the_plan))
     if as_json:
         print(json.dumps(plan_to_json(the_plan), indent=2 if len(the_plan.tasks) <= 200 else None))
     else:

@@ -16,8 +16,10 @@ from agentflow.engine.summary import run_summary
 from agentflow.errors import AgentflowError
 from agentflow.history_queries import list_runs, load_run
 from agentflow.history_queries import report as build_report
+from agentflow.history_routing import routing_report
 from agentflow.render.console import make_console
 from agentflow.render.history_view import render_report, render_runs, report_to_json, runs_to_json
+from agentflow.render.routing_view import render_routing, routing_to_json
 from agentflow.render.run_view import render_run
 
 runs_app = typer.Typer(no_args_is_help=True, help="Past runs: list them, show one again.")
@@ -76,9 +78,24 @@ def report(
         typer.Option("--since", help="Only this recent: 30m, 12h, 7d, 2w (default: all time)."),
     ] = None,
     workflow: WorkflowOption = None,
+    routing: Annotated[
+        bool,
+        typer.Option(
+            "--routing",
+            help="Show what routing learned: which model passed which "
+            "task's checks, and what pinning a model would save per run.",
+        ),
+    ] = False,
     as_json: JsonOption = False,
 ) -> None:
     """Spend, tokens, requests and savings from the run history, by day, model, agent, workflow."""
+    if routing:
+        learned = routing_report(workflow)
+        if as_json:
+            print(json.dumps(routing_to_json(learned), indent=2))
+        else:
+            render_routing(learned, make_console())
+        return
     start = None if since is None else time.time() - parse_duration(since)
     result = build_report(start, workflow)
     if as_json:

@@ -10,6 +10,7 @@ from typing import Annotated
 import typer
 
 from agentflow.errors import AgentflowError
+from agentflow.history_routing import learn_from_history
 from agentflow.models import PRICES_ENV, load_prices
 from agentflow.plan import build_plan
 from agentflow.providers.factory import make_provider
@@ -129,7 +130,8 @@ def run(
     ] = False,
 ) -> None:
     """Run a workflow: tasks start as soon as their needs finish."""
-    from agentflow.cli import load_valid, parse_sets  # the CLI's shared helpers
+    from agentflow.cli import load_valid, parse_sets, report_problems  # shared CLI helpers
+    from agentflow.render.plan_view import weak_agent_warnings
 
     if schedule not in ("dynamic", "waves"):
         raise AgentflowError.single(
@@ -164,7 +166,9 @@ def run(
         table,
         parse_sets(set_),
         budget=flags.budget(validated.workflow),
+        learned=learn_from_history(validated.workflow, table),
     )
+    report_problems(weak_agent_warnings(the_plan))
     chosen = make_provider(provider, os.environ)
     raise typer.Exit(run_plan(the_plan, validated.agents, chosen, table, flags))
 

@@ -25,8 +25,8 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
+from agentflow.engine.recorder import Recorder
 from agentflow.engine.results import Attempt, RunResult, TaskResult
-from agentflow.engine.run import Recorder
 from agentflow.record import state_dir
 
 HISTORY_FILE = "history.db"

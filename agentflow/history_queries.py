@@ -75,7 +75,7 @@ class Report:
 
 
 @contextmanager
-def _reading(path: Path | None) -> Iterator[sqlite3.Connection | None]:
+def reading(path: Path | None) -> Iterator[sqlite3.Connection | None]:
     path = path or history_path()
     if not path.exists():
         yield None
@@ -100,7 +100,7 @@ def list_runs(
     limit: int = 20, workflow: str | None = None, path: Path | None = None
 ) -> list[RunRow]:
     """The newest `limit` runs, newest first, optionally of one workflow only."""
-    with _reading(path) as db:
+    with reading(path) as db:
         if db is None:
             return []
         rows = db.execute(
@@ -138,7 +138,7 @@ def list_runs(
 
 def last_run_id(workflow_name: str, path: Path | None = None) -> str | None:
     """The newest run of this workflow, whatever its status; None if it never ran."""
-    with _reading(path) as db:
+    with reading(path) as db:
         if db is None:
             return None
         row = db.execute(
@@ -180,7 +180,7 @@ def _resolve(db: sqlite3.Connection | None, run_id: str, path: Path | None) -> s
 
 def load_run(run_id: str, path: Path | None = None) -> RunResult:
     """The run as it was recorded, with its tasks and attempts (accepts a unique prefix)."""
-    with _reading(path) as db:
+    with reading(path) as db:
         full_id = _resolve(db, run_id, path)
         assert db is not None  # _resolve raised otherwise
         run = db.execute("SELECT * FROM runs WHERE run_id = ?", (full_id,)).fetchone()
@@ -252,7 +252,7 @@ def _task(row: sqlite3.Row, attempts: list[Attempt]) -> TaskResult:
 def resumable_outputs(run_id: str, path: Path | None = None) -> dict[str, ResumedOutput]:
     """Outputs of the run's tasks that finished well (succeeded or cached) and have a request
     hash to match against, by task id. Accepts a unique prefix of the run id."""
-    with _reading(path) as db:
+    with reading(path) as db:
         full_id = _resolve(db, run_id, path)
         assert db is not None
         rows = db.execute(
@@ -325,7 +325,7 @@ def report(
     params = {"since": since if since is not None else float("-inf"), "workflow": workflow}
     groups: dict[str, tuple[Spend, ...]] = {name: () for name in _GROUPS}
     total = Spend("total", 0, 0, Usage(), 0.0, 0.0)
-    with _reading(path) as db:
+    with reading(path) as db:
         if db is not None:
             row = db.execute(_ITEMS.format(key="'total'", group=""), params).fetchone()
             total = _spend(row)

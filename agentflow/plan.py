@@ -20,7 +20,9 @@ import networkx as nx
 
 from agentflow.errors import AgentflowError, ExitCode, Problem
 from agentflow.models import PriceTable, Usage
-from agentflow.routing import choose_model
+from agentflow.routing.adaptive import LearnedStart
+from agentflow.routing.assign import AgentPick, assign_agents
+from agentflow.routing.models import choose_model
 from agentflow.spec.agents import Agent, AgentCatalog
 from agentflow.spec.templates import RenderContext, parse_template, render_template
 from agentflow.spec.validate import task_graph
@@ -43,13 +45,18 @@ class PlannedTask:
     wave: int
     needs: tuple[str, ...]
     agent: str | None
-    model: str  # resolved model id
+    agent_score: float | None  # for agent: auto, the match score
+    agent_matched: tuple[str, ...]  # for agent: auto, the words that matched
+    agent_weak: bool  # for agent: auto, the best match is not convincing
+    model: str  # resolved model id (the first of an escalate chain)
     model_reason: str
+    tier: str | None  # for model: auto
+    escalate: tuple[str, ...]  # resolved chain from `model` on; empty without one
     est_input_tokens: int
     max_input_tokens: int
     est_output_tokens: int
     max_output_tokens: int
-    attempts: int  # 1 + retries
+    attempts: int  # 1 + retries, per model of an escalate chain
     timeout: float
     est_cost_usd: float
     max_cost_per_attempt_usd: float
@@ -117,23 +124,14 @@ def resolve_inputs(workflow: Workflow, given: Mapping[str, str]) -> dict[str, st
     return values
 
 
-def _agent_of(workflow: Workflow, task: TaskSpec, catalog: AgentCatalog) -> Agent | None:
-    name = task.settings.agent or workflow.defaults.agent
-    return catalog.agents.get(name) if name else None
-
-
 def _own_input_tokens(
-    workflow: Workflow, catalog: AgentCatalog, inputs: Mapping[str, str]
+    workflow: Workflow, picks: Mapping[str, AgentPick], inputs: Mapping[str, str]
 ) -> dict[str, int]:
     """Each task's input tokens before upstream outputs are added: prompt and system."""
     context = RenderContext(inputs, {}, {})
     ids = list(workflow.tasks)
     prompts = [render_template(workflow.tasks[tid].prompt, context) for tid in ids]
-    systems = {
-        tid: agent.system_prompt
-        for tid in ids
-        if (agent := _agent_of(workflow, workflow.tasks[tid], catalog)) is not None
-    }
+    systems = {tid: agent.system_prompt for tid in ids if (agent := picks[tid].agent) is not None}
     counted = estimate_tokens_batch(prompts)
     system_tokens = {text: estimate_tokens(text) for text in set(systems.values())}
     return {
@@ -155,9 +153,12 @@ def build_plan(
     prices: PriceTable,
     given_inputs: Mapping[str, str],
     budget: Budget | None = None,
+    learned: Mapping[str, LearnedStart] | None = None,
 ) -> Plan:
-    """`budget` overrides the workflow's own (the run command's --budget)."""
+    """`budget` overrides the workflow's own (the run command's --budget); `learned` are
+    the escalate starts adaptive routing took from the history."""
     inputs = resolve_inputs(workflow, given_inputs)
+    picks = assign_agents(workflow, catalog)
     graph = task_graph(workflow)
     file_order = {tid: i for i, tid in enumerate(workflow.tasks)}
     waves = tuple(
@@ -167,14 +168,15 @@ def build_plan(
     expected_out: dict[str, int] = {}
     worst_out: dict[str, int] = {}
     drafts: dict[str, dict[str, Any]] = {}
-    own_tokens = _own_input_tokens(workflow, catalog, inputs)
+    own_tokens = _own_input_tokens(workflow, picks, inputs)
     cached_prefixes: set[tuple[str, str]] = set()
     for wave in waves:
         for tid in wave:
             drafts[tid] = _draft(
                 workflow,
                 workflow.tasks[tid],
-                catalog,
+                picks[tid],
+                (learned or {}).get(tid),
                 prices,
                 own_tokens[tid],
                 expected_out,
@@ -210,7 +212,8 @@ def build_plan(
 def _draft(
     workflow: Workflow,
     task: TaskSpec,
-    catalog: AgentCatalog,
+    pick: AgentPick,
+    learned: LearnedStart | None,
     prices: PriceTable,
     own_tokens: int,
     expected_out: dict[str, int],
@@ -218,24 +221,36 @@ def _draft(
     cached_prefixes: set[tuple[str, str]],
 ) -> dict[str, Any]:
     settings = workflow.effective(task)
-    agent = _agent_of(workflow, task, catalog)
-    choice = choose_model(workflow, task, agent)
+    agent = pick.agent
+    choice = choose_model(
+        workflow, task, agent, learned.start if learned else 0, learned.why if learned else None
+    )
     model_id = prices.resolve(choice.model)
+    chain = tuple(prices.resolve(m) for m in choice.chain)
     price = prices.price(model_id)
     max_out = settings.max_tokens or 0
     est_out = math.ceil(max_out * EXPECTED_OUTPUT_FRACTION)
     expected_out[task.id], worst_out[task.id] = est_out, max_out
     est_in, max_in = _input_tokens(task, own_tokens, (expected_out, worst_out))
     attempts = 1 + (settings.retries or 0)
-    # The dearest way a request can be billed: every input token as a prompt-cache write.
-    per_attempt = max_in * prices.worst_input_rate(model_id) + max_out * price.output / 1e6
+    # The dearest way a request can be billed: every input token as a prompt-cache write,
+    # on every model of an escalate chain.
+    per_attempt = sum(
+        max_in * prices.worst_input_rate(m) + max_out * prices.price(m).output / 1e6
+        for m in chain or (model_id,)
+    )
     expected = _expected_usage(agent, model_id, prices, est_in, est_out, cached_prefixes)
     return {
         "id": task.id,
         "needs": task.needs,
         "agent": agent.name if agent else None,
+        "agent_score": pick.score,
+        "agent_matched": pick.matched,
+        "agent_weak": pick.weak,
         "model": model_id,
         "model_reason": choice.reason,
+        "tier": choice.tier.tier if choice.tier else None,
+        "escalate": chain,
         "est_input_tokens": est_in,
         "max_input_tokens": max_in,
         "est_output_tokens": est_out,
@@ -247,7 +262,7 @@ def _draft(
         "est_cache_read_tokens": expected.cache_read_input_tokens,
         "max_cost_per_attempt_usd": per_attempt,
         "max_cost_usd": per_attempt * attempts,
-        "max_tokens_total": (max_in + max_out) * attempts,
+        "max_tokens_total": (max_in + max_out) * attempts * max(1, len(chain)),
         "est_seconds": BASE_LATENCY_SECONDS + est_out / TOKENS_PER_SECOND.get(price.tier, 80.0),
     }
 

@@ -16,8 +16,9 @@ from typing import Literal
 from rich.live import Live
 
 from agentflow.cache import ResponseCache, default_cache_dir
+from agentflow.engine.recorder import Recorder, Recorders
 from agentflow.engine.results import PriorOutput, RunResult, TaskResult
-from agentflow.engine.run import Recorder, Recorders, RunControl, RunOptions, execute
+from agentflow.engine.run import RunControl, RunOptions, execute
 from agentflow.engine.scheduler import ScheduleMode
 from agentflow.engine.summary import run_summary
 from agentflow.errors import AgentflowError, ExitCode

@@ -46,8 +46,10 @@ def test_models_and_reasons(capsys):
     assert tasks["outline"]["model_reason"] == "agent's model: haiku"
     assert tasks["review"]["model"] == "claude-opus-5-5"
     assert tasks["review"]["model_reason"] == "task: opus"
-    assert tasks["publish"]["model"] == "claude-sonnet-5-5"
-    assert tasks["publish"]["model_reason"].startswith("auto")
+    # A one-line announcement is simple work: auto routes it to the simple tier's model.
+    assert tasks["publish"]["model"] == "claude-haiku-5-5"
+    assert tasks["publish"]["tier"] == "simple"
+    assert tasks["publish"]["model_reason"].startswith("auto: simple")
     assert tasks["draft"]["agent"] == "writer" and tasks["publish"]["agent"] is None
 
 

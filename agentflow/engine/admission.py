@@ -34,6 +34,7 @@ class Decision:
     reservation: Reservation | None = None
     prefix: str | None = None  # the prompt-cache prefix this task shares, if any
     reason: str = ""
+    chain: tuple[str, ...] = ()  # an escalate chain (resolved ids), request.model first
 
 
 @dataclass(frozen=True)
@@ -87,20 +88,25 @@ class Admission:
             return False
         return raw_token_count(system) >= self.prices.price(model).min_cache_tokens
 
-    def worst_attempt(self, request: ModelRequest, input_tokens: int | None = None) -> Cost:
+    def worst_attempt(
+        self, request: ModelRequest, input_tokens: int | None = None, models: tuple[str, ...] = ()
+    ) -> Cost:
+        """One attempt's worst case; with `models` (an escalate chain), one attempt on each."""
         tokens_in = input_tokens
         if tokens_in is None:
             tokens_in = estimate_request_tokens(request.system, [request.prompt])
-        price = self.prices.price(request.model)
-        usd = tokens_in * self.prices.worst_input_rate(request.model)
-        usd += request.max_tokens * price.output / 1_000_000
-        return Cost(usd, tokens_in + request.max_tokens)
+        usd = 0.0
+        for model in models or (request.model,):
+            usd += tokens_in * self.prices.worst_input_rate(model)
+            usd += request.max_tokens * self.prices.price(model).output / 1_000_000
+        return Cost(usd, (tokens_in + request.max_tokens) * max(1, len(models)))
 
     def admit(
         self, task: TaskResult, outputs: Mapping[str, str], documents: Mapping[str, Any]
     ) -> Decision:
         request = self.request(task.id, outputs, documents)
-        task.request_hash = request_hash(self.settings.provider, request)
+        chain = self.plan.tasks[task.id].escalate
+        task.request_hash = request_hash(self.settings.provider, request, escalate=chain)
         if self._answer_from_prior(task) or self._answer_from_cache(task):
             return Decision("answered")
         prefix = _prefix_key(request) if request.cache_system else None
@@ -109,7 +115,7 @@ class Admission:
         planned = self.plan.tasks[task.id]
         retries = self.settings.retries
         attempts = (retries + 1) if retries is not None else planned.attempts
-        worst = self.worst_attempt(request)
+        worst = self.worst_attempt(request, models=chain)
         total = Cost(worst.usd * attempts, worst.tokens * attempts)
         reservation = self.budget.reserve(task.id, total)
         if reservation is None:
@@ -118,7 +124,7 @@ class Admission:
             return Decision("over_budget", reason=self._over_budget(total))
         if prefix is not None and prefix not in self.warm:
             self.warming.add(prefix)
-        return Decision("start", request, attempts, worst, reservation, prefix)
+        return Decision("start", request, attempts, worst, reservation, prefix, chain=chain)
 
     def prefix_warmed(self, prefix: str) -> None:
         self.warming.discard(prefix)

@@ -29,6 +29,7 @@ class Outcome:
     text: str | None = None
     document: Any = None
     error: str | None = None
+    error_kind: str | None = None
 
 
 def parse_structured(text: str, schema: Mapping[str, Any]) -> Any:
@@ -65,11 +66,16 @@ async def run_attempts(
     rng: random.Random,
     on_attempt: AttemptHook | None = None,
     may_retry: Callable[[], bool] | None = None,
+    accept: Callable[[ModelResponse, Any], str | None] | None = None,
+    first_number: int = 1,
 ) -> Outcome:
+    """Attempts on one model. `accept` judges an answer (None: good; else why not);
+    `first_number` numbers attempts across the models of an escalate chain."""
     attempts: list[Attempt] = []
-    number = 0
+    tries = 0
     while True:
-        number += 1
+        tries += 1
+        number = first_number + tries - 1
         started = time.time()
         response: ModelResponse | None = None
         document: Any = None
@@ -78,6 +84,9 @@ async def run_attempts(
                 response = await _one_call(provider, request)
             if request.output_schema is not None:
                 document = parse_structured(response.text, request.output_schema)
+            problem = accept(response, document) if accept is not None else None
+            if problem is not None:
+                raise ProviderError("invalid_output", problem)
         except ProviderError as error:
             usage = error.usage or (response.usage if response else Usage())
             attempt = _attempt(number, request, started, usage, prices, error)
@@ -85,12 +94,17 @@ async def run_attempts(
             await _notify(on_attempt, attempt)
             if error.kind in ("rate_limit", "overloaded"):
                 limiter.on_throttle()
-            if not policy.should_retry(number, error):
-                return Outcome(False, tuple(attempts), error=_final_message(error, number))
+            if not policy.should_retry(tries, error):
+                return Outcome(
+                    False,
+                    tuple(attempts),
+                    error=_final_message(error, tries),
+                    error_kind=error.kind,
+                )
             if may_retry is not None and not may_retry():
-                message = f"{_final_message(error, number)}; no retry: the budget cannot cover it"
-                return Outcome(False, tuple(attempts), error=message)
-            await asyncio.sleep(policy.delay(number, error, rng))
+                message = f"{_final_message(error, tries)}; no retry: the budget cannot cover it"
+                return Outcome(False, tuple(attempts), error=message, error_kind=error.kind)
+            await asyncio.sleep(policy.delay(tries, error, rng))
             continue
         attempt = _attempt(number, request, started, response.usage, prices, None)
         attempts.append(attempt)

@@ -7,7 +7,7 @@ import asyncio
 import random
 import time
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
@@ -16,13 +16,16 @@ from agentflow.engine.admission import Admission, AdmissionSettings, Decision
 from agentflow.engine.attempts import run_attempts
 from agentflow.engine.budget import Budget, Cost
 from agentflow.engine.limiter import AdaptiveLimiter
+from agentflow.engine.recorder import Recorder
 from agentflow.engine.results import FINISHED_OK, Attempt, PriorOutput, RunResult, TaskResult
 from agentflow.engine.retry import RetryPolicy
 from agentflow.engine.scheduler import ReadyQueue, ScheduleMode
 from agentflow.models import PriceTable
 from agentflow.plan import Plan
-from agentflow.providers.base import Provider, ProviderError
+from agentflow.providers.base import ModelRequest, ModelResponse, Provider, ProviderError
+from agentflow.routing.checks import answer_problem
 from agentflow.spec.agents import AgentCatalog
+from agentflow.tokens import estimate_request_tokens
 
 
 @dataclass(frozen=True)
@@ -49,35 +52,6 @@ class RunControl:
 
     def request_stop(self) -> None:
         self.stop_requested.set()
-
-
-class Recorder:
-    """Receives the run's start, each finished task, and the run's end (agentflow.record)."""
-
-    def run_started(self, run: RunResult) -> None: ...
-
-    def task_finished(self, task: TaskResult) -> None: ...
-
-    def run_finished(self, run: RunResult) -> None: ...
-
-
-class Recorders(Recorder):
-    """Several recorders as one (the run folder and the history database)."""
-
-    def __init__(self, *recorders: Recorder) -> None:
-        self.recorders = recorders
-
-    def run_started(self, run: RunResult) -> None:
-        for recorder in self.recorders:
-            recorder.run_started(run)
-
-    def task_finished(self, task: TaskResult) -> None:
-        for recorder in self.recorders:
-            recorder.task_finished(task)
-
-    def run_finished(self, run: RunResult) -> None:
-        for recorder in self.recorders:
-            recorder.run_finished(run)
 
 
 Listener = Callable[[TaskResult], None]
@@ -192,18 +166,16 @@ class _Run:
 
     async def _attempt_task(self, task: TaskResult, decision: Decision) -> None:
         assert decision.request is not None and decision.reservation is not None
-        request, reservation, worst = decision.request, decision.reservation, decision.worst_attempt
+        request, reservation = decision.request, decision.reservation
         task.status, task.started_at = "running", time.time()
         self.listener(task)
+        tokens_in: int | None = None
         if self.options.exact_count:
-            worst = await self._exact_worst(request, decision)
-            if worst is None:
+            tokens_in = await self._exact_count(request, decision)
+            if tokens_in is None:
                 task.status, task.ended_at = "budget", time.time()
                 task.error = "budget: the exact input count no longer fits"
                 return
-        policy = RetryPolicy(
-            retries=decision.attempts - 1, base_delay=self.options.retry_base_delay
-        )
 
         def on_attempt(attempt: Attempt) -> None:
             self.budget.charge(reservation, Cost(attempt.cost_usd, attempt.usage.total_tokens))
@@ -212,42 +184,71 @@ class _Run:
                 self._warmed(decision.prefix)
             self.listener(task)
 
-        outcome = await run_attempts(
-            self.provider,
-            request,
-            policy,
-            self.limiter,
-            self.prices,
-            self.rng,
-            on_attempt=on_attempt,
-            may_retry=lambda: self.budget.covers(reservation, worst),
-        )
-        task.ended_at = time.time()
-        if outcome.ok:
-            task.status, task.output, task.document = "succeeded", outcome.text, outcome.document
-            task.source = "api"
-            self._keep_output(task)
-            if self.admission.cache is not None and task.request_hash is not None:
-                self.admission.cache.put(
-                    task.request_hash,
-                    task.output or "",
-                    task.document,
-                    request.model,
-                    task.attempts[-1].usage,
-                )
-        else:
-            task.status, task.error = "failed", outcome.error
+        spec = self.plan.workflow.tasks[task.id]
+        chain = decision.chain or (request.model,)
+        gated = spec.checks is not None or len(chain) > 1
 
-    async def _exact_worst(self, request: Any, decision: Decision) -> Cost | None:
-        """Replace the estimate by the provider's own count; None if it no longer fits."""
+        def accept(response: ModelResponse, document: Any) -> str | None:
+            return answer_problem(response.text, response.stop_reason, spec.checks, document)
+
+        outcome = None
+        for step, model in enumerate(chain):
+            last = step == len(chain) - 1
+            attempt_request = replace(request, model=model)
+            worst = self.admission.worst_attempt(attempt_request, tokens_in)
+            policy = RetryPolicy(
+                retries=decision.attempts - 1,
+                base_delay=self.options.retry_base_delay,
+                retry_invalid_output=last,
+            )
+            task.model = model
+            outcome = await run_attempts(
+                self.provider,
+                attempt_request,
+                policy,
+                self.limiter,
+                self.prices,
+                self.rng,
+                on_attempt=on_attempt,
+                may_retry=lambda worst=worst: self.budget.covers(reservation, worst),
+                accept=accept if gated else None,
+                first_number=len(task.attempts) + 1,
+            )
+            if outcome.ok or outcome.error_kind != "invalid_output" or last:
+                break
+            if not self.budget.covers(
+                reservation,
+                self.admission.worst_attempt(replace(request, model=chain[step + 1]), tokens_in),
+            ):
+                break
+        assert outcome is not None
+        task.ended_at = time.time()
+        if not outcome.ok:
+            task.status, task.error = "failed", outcome.error
+            return
+        task.status, task.output, task.document = "succeeded", outcome.text, outcome.document
+        task.source = "api"
+        self._keep_output(task)
+        if self.admission.cache is not None and task.request_hash is not None:
+            self.admission.cache.put(
+                task.request_hash,
+                task.output or "",
+                task.document,
+                task.model,
+                task.attempts[-1].usage,
+            )
+
+    async def _exact_count(self, request: ModelRequest, decision: Decision) -> int | None:
+        """The provider's own input count, with the reservation resized to it; None when
+        it no longer fits. A provider that cannot count keeps the (over-)estimate."""
         try:
             counted = await self.provider.count_tokens(request)
         except (ProviderError, AttributeError, NotImplementedError):
-            return decision.worst_attempt  # keep the (over-)estimate
-        worst = self.admission.worst_attempt(request, counted)
+            return estimate_request_tokens(request.system, [request.prompt])
+        worst = self.admission.worst_attempt(request, counted, models=decision.chain)
         total = Cost(worst.usd * decision.attempts, worst.tokens * decision.attempts)
         assert decision.reservation is not None
-        return worst if self.budget.resize(decision.reservation, total) else None
+        return counted if self.budget.resize(decision.reservation, total) else None
 
     def _warmed(self, prefix: str) -> None:
         if prefix in self.admission.warm:

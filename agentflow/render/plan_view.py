@@ -7,7 +7,8 @@ from typing import Any
 from rich.console import Console
 from rich.table import Table
 
-from agentflow.plan import Plan
+from agentflow.errors import Problem
+from agentflow.plan import Plan, PlannedTask
 from agentflow.render.console import count, table_box, usd
 
 
@@ -23,8 +24,12 @@ def plan_to_json(plan: Plan) -> dict[str, Any]:
                 "wave": t.wave,
                 "needs": list(t.needs),
                 "agent": t.agent,
+                "agent_score": None if t.agent_score is None else round(t.agent_score, 3),
+                "agent_matched": list(t.agent_matched),
                 "model": t.model,
                 "model_reason": t.model_reason,
+                "tier": t.tier,
+                "escalate": list(t.escalate),
                 "est_input_tokens": t.est_input_tokens,
                 "max_input_tokens": t.max_input_tokens,
                 "max_output_tokens": t.max_output_tokens,
@@ -75,7 +80,7 @@ def render_plan(plan: Plan, console: Console) -> None:
             str(t.wave),
             t.id,
             ", ".join(t.needs) or "-",
-            t.agent or "-",
+            _agent_cell(t),
             t.model,
             t.model_reason,
             count(t.est_input_tokens),
@@ -89,6 +94,34 @@ def render_plan(plan: Plan, console: Console) -> None:
     )
     _render_prompt_cache(plan, console)
     _render_budget(plan, console)
+
+
+def _agent_cell(task: PlannedTask) -> str:
+    if task.agent_score is None:
+        return task.agent or "-"
+    weak = ", weak" if task.agent_weak else ""
+    return f"{task.agent or '-'} (auto {task.agent_score:.1f}{weak})"
+
+
+def weak_agent_warnings(plan: Plan) -> list[Problem]:
+    """`agent: auto` picks that are not convincing: the user should name the agent."""
+    found = []
+    for task in plan.tasks.values():
+        if task.agent_weak:
+            words = ", ".join(task.agent_matched) or "nothing"
+            line, col = plan.workflow.position(("tasks", task.id, "agent"))
+            found.append(
+                Problem(
+                    str(plan.workflow.path),
+                    f"task {task.id!r}: agent: auto picked {task.agent!r} with a weak match "
+                    f"(score {task.agent_score or 0:.2f}; matched: {words})",
+                    line,
+                    col,
+                    "name the agent, or describe the task in the agent's words",
+                    "warning",
+                )
+            )
+    return found
 
 
 def _render_prompt_cache(plan: Plan, console: Console) -> None:

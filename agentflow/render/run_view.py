@@ -71,6 +71,10 @@ def _cut(text: str | None, width: int = 60) -> str:
 
 
 def _note(task: TaskResult) -> str:
+    models = list(dict.fromkeys(a.model for a in task.attempts))
+    if len(models) > 1:
+        escalated = f"escalated {' -> '.join(models)}"
+        return f"{escalated}; {_cut(task.error, 40)}" if task.error else escalated
     if task.source == "cache":
         return "response cache"
     if task.source == "resume":

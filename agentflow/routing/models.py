@@ -1,37 +1,70 @@
 """Which model a task runs on, and why.
 
-Order: the task's own `model`, else its agent's `model` (unless `inherit`), else
-`defaults.model`, else `auto`. Until tiered routing lands, `auto` means the standard
-tier, `sonnet`: a capable default that is never the most expensive choice.
+Order (a task's own setting beats its agent's, which beats `defaults`):
+1. an `escalate` chain (task, else defaults): start on its first model, or one step
+   higher when adaptive routing learned that the first one keeps failing the checks;
+2. the task's `model`;
+3. its agent's `model` (unless `inherit`);
+4. `defaults.model`;
+5. `auto`: the task's tier (simple, standard, complex) from an offline analysis of the
+   task, mapped to a model by `routing:` (haiku, sonnet, opus by default).
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 
+from agentflow.routing.tiers import TierDecision, classify_task
 from agentflow.spec.agents import Agent
 from agentflow.spec.workflow import TaskSpec, Workflow
 
 AUTO = "auto"
-AUTO_DEFAULT = "sonnet"
 
 
 @dataclass(frozen=True)
 class ModelChoice:
     requested: str  # as written (alias, id or "auto")
-    source: str  # "task", "agent", "defaults", "built-in default"
-    model: str  # what will be asked for: an alias or id, never "auto"
+    source: str  # "escalate", "task", "agent", "defaults", "built-in default"
+    model: str  # what will be asked for first: an alias or id, never "auto"
+    chain: tuple[str, ...] = ()  # the escalate chain from `model` on (empty: no chain)
+    tier: TierDecision | None = None  # for auto
+    learned: str | None = None  # why adaptive routing moved the start, if it did
 
     @property
     def reason(self) -> str:
-        if self.requested == AUTO:
-            return f"auto ({self.source}): standard tier -> {self.model}"
+        if self.chain:
+            text = f"escalate: {' -> '.join(self.chain)}"
+            return f"{text} ({self.learned})" if self.learned else text
+        if self.requested == AUTO and self.tier is not None:
+            return f"auto: {self.tier.reason} -> {self.model}"
         if self.source == "agent":
             return f"agent's model: {self.requested}"
         return f"{self.source}: {self.requested}"
 
 
-def choose_model(workflow: Workflow, task: TaskSpec, agent: Agent | None) -> ModelChoice:
+def escalate_chain(workflow: Workflow, task: TaskSpec) -> tuple[str, ...]:
+    return task.settings.escalate or (
+        () if task.settings.model else workflow.defaults.escalate or ()
+    )
+
+
+def choose_model(
+    workflow: Workflow,
+    task: TaskSpec,
+    agent: Agent | None,
+    learned_start: int = 0,
+    learned_why: str | None = None,
+) -> ModelChoice:
+    chain = escalate_chain(workflow, task)
+    if chain:
+        start = min(learned_start, len(chain) - 1)
+        return ModelChoice(
+            chain[0],
+            "escalate",
+            chain[start],
+            chain[start:],
+            learned=learned_why if start else None,
+        )
     if task.settings.model:
         requested, source = task.settings.model, "task"
     elif agent is not None and agent.model and agent.model != "inherit":
@@ -40,5 +73,13 @@ def choose_model(workflow: Workflow, task: TaskSpec, agent: Agent | None) -> Mod
         requested, source = workflow.defaults.model, "defaults"
     else:
         requested, source = AUTO, "built-in default"
-    model = AUTO_DEFAULT if requested == AUTO else requested
-    return ModelChoice(requested, source, model)
+    if requested != AUTO:
+        return ModelChoice(requested, source, requested)
+    tier = classify_task(
+        task.prompt,
+        agent_model=agent.model if agent else None,
+        agent_description=agent.description if agent else "",
+        has_output_schema=task.output_schema is not None,
+        max_tokens=workflow.effective(task).max_tokens or 0,
+    )
+    return ModelChoice(AUTO, source, workflow.routing.tiers[tier.tier], tier=tier)

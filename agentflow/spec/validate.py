@@ -11,10 +11,12 @@ import networkx as nx
 
 from agentflow.errors import Problem, has_errors
 from agentflow.models import PriceTable, unknown_model_problem
-from agentflow.routing import choose_model
+from agentflow.routing.assign import AUTO_AGENT, assign_agents
+from agentflow.routing.models import choose_model
 from agentflow.spec.agents import AgentCatalog, discover_agents
 from agentflow.spec.schema import schema_problems
 from agentflow.spec.templates import TemplateRef, parse_template
+from agentflow.spec.validate_routing import check_routing
 from agentflow.spec.workflow import TaskSpec, Workflow, build_workflow
 from agentflow.spec.yamlpos import load_yaml, read_text_file
 
@@ -59,7 +61,10 @@ def validate_workflow(path: Path, prices: PriceTable) -> ValidatedWorkflow:
     problems += _check_references(workflow, catalog)
     problems += _check_graph(workflow)
     problems += _check_templates(workflow)
-    problems += _check_models(workflow, catalog, prices)
+    routing_problems = check_routing(workflow, catalog, prices)
+    problems += routing_problems
+    if not has_errors(routing_problems):  # model choice needs well-formed routing
+        problems += _check_models(workflow, catalog, prices)
     return ValidatedWorkflow(workflow, catalog, tuple(_in_file_order(problems, file)))
 
 
@@ -90,10 +95,10 @@ def _check_references(workflow: Workflow, catalog: AgentCatalog) -> list[Problem
     problems: list[Problem] = []
     agent_names = catalog.agents.keys()
     default_agent = workflow.defaults.agent
-    if default_agent and default_agent not in agent_names:
+    if default_agent and default_agent != AUTO_AGENT and default_agent not in agent_names:
         problems.append(_unknown_agent(workflow, ("defaults", "agent"), default_agent, catalog))
     for task in workflow.tasks.values():
-        if task.settings.agent and task.settings.agent not in agent_names:
+        if task.settings.agent not in (None, AUTO_AGENT, *agent_names):
             path = ("tasks", task.id, "agent")
             problems.append(_unknown_agent(workflow, path, task.settings.agent, catalog))
         for index, need in enumerate(task.needs):
@@ -215,16 +220,20 @@ def _json_ref_error(source: TaskSpec, ref: TemplateRef) -> tuple[str | None, str
 
 
 def _check_models(workflow: Workflow, catalog: AgentCatalog, prices: PriceTable) -> list[Problem]:
+    """Every model a task would start on is priced (escalate chains: check_routing)."""
     problems: list[Problem] = []
+    picks = assign_agents(workflow, catalog) if catalog.agents else {}
     for task in workflow.tasks.values():
-        agent_name = task.settings.agent or workflow.defaults.agent
-        agent = catalog.agents.get(agent_name) if agent_name else None
+        pick = picks.get(task.id)
+        agent = pick.agent if pick else None
         choice = choose_model(workflow, task, agent)
-        if prices.knows(choice.model):
+        if choice.chain or prices.knows(choice.model):
             continue
-        path = {"task": ("tasks", task.id, "model"), "defaults": ("defaults", "model")}.get(
-            choice.source, ("tasks", task.id)
-        )
+        path = {
+            "task": ("tasks", task.id, "model"),
+            "defaults": ("defaults", "model"),
+            "built-in default": ("routing",),
+        }.get(choice.source, ("tasks", task.id))
         line, col = workflow.position(path)
         problem = unknown_model_problem(prices, choice.model, str(workflow.path), line, col)
         if choice.source == "agent" and agent is not None:

@@ -38,6 +38,24 @@ class Settings:
     max_tokens: int | None = None
     timeout: float | None = None
     retries: int | None = None
+    escalate: tuple[str, ...] | None = None  # models to try in order, cheapest first
+
+
+@dataclass(frozen=True)
+class JsonPathCheck:
+    path: tuple[str, ...]
+    equals: Any
+
+
+@dataclass(frozen=True)
+class Checks:
+    """What an answer must satisfy beyond its output_schema (see agentflow.routing.checks)."""
+
+    contains: tuple[str, ...] = ()
+    not_contains: tuple[str, ...] = ()
+    regex: str | None = None
+    max_chars: int | None = None
+    json_paths: tuple[JsonPathCheck, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -48,6 +66,19 @@ class TaskSpec:
     settings: Settings
     output_schema: Mapping[str, Any] | None = None
     description: str = ""
+    checks: Checks | None = None
+
+
+@dataclass(frozen=True)
+class Routing:
+    """`routing:`: the model of each tier for `model: auto`, and how decisions are made."""
+
+    tiers: Mapping[str, str] = field(
+        default_factory=lambda: {"simple": "haiku", "standard": "sonnet", "complex": "opus"}
+    )
+    classifier: str | None = None
+    adaptive: bool = False
+    min_agent_score: float | None = None
 
 
 @dataclass(frozen=True)
@@ -72,6 +103,7 @@ class Workflow:
     # Edges run from a task to the tasks that need it; unknown needs are left out. Built
     # once here because validation, planning and running all walk it.
     graph: nx.DiGraph = field(repr=False, compare=False, default_factory=nx.DiGraph)
+    routing: Routing = field(default_factory=Routing)
 
     def position(self, path: YamlPath) -> tuple[int | None, int | None]:
         pos = self.source.position(path)
@@ -86,6 +118,7 @@ class Workflow:
             max_tokens=own.max_tokens or base.max_tokens or DEFAULT_MAX_TOKENS,
             timeout=own.timeout or base.timeout or DEFAULT_TIMEOUT,
             retries=_first_set(own.retries, base.retries, DEFAULT_RETRIES),
+            escalate=own.escalate or base.escalate,
         )
 
 
@@ -101,6 +134,41 @@ def _settings(raw: Mapping[str, Any]) -> Settings:
         max_tokens=raw.get("max_tokens"),
         timeout=float(timeout) if timeout is not None else None,
         retries=raw.get("retries"),
+        escalate=tuple(raw["escalate"]) if raw.get("escalate") else None,
+    )
+
+
+def _texts(value: Any) -> tuple[str, ...]:
+    if value is None:
+        return ()
+    return (value,) if isinstance(value, str) else tuple(value)
+
+
+def _checks(raw: Mapping[str, Any] | None) -> Checks | None:
+    if not raw:
+        return None
+    paths = raw.get("json_path") or []
+    paths = [paths] if isinstance(paths, Mapping) else paths
+    return Checks(
+        contains=_texts(raw.get("contains")),
+        not_contains=_texts(raw.get("not_contains")),
+        regex=raw.get("regex"),
+        max_chars=raw.get("max_chars"),
+        json_paths=tuple(
+            JsonPathCheck(tuple(str(p["path"]).split(".")), p["equals"]) for p in paths
+        ),
+    )
+
+
+def _routing(raw: Mapping[str, Any] | None) -> Routing:
+    raw = raw or {}
+    tiers = dict(Routing().tiers)
+    tiers.update({tier: raw[tier] for tier in tiers if raw.get(tier)})
+    return Routing(
+        tiers=tiers,
+        classifier=raw.get("classifier"),
+        adaptive=bool(raw.get("adaptive", False)),
+        min_agent_score=raw.get("min_agent_score"),
     )
 
 
@@ -140,6 +208,7 @@ def build_workflow(path: Path, loaded: LoadedYaml) -> Workflow:
             settings=_settings(raw),
             output_schema=raw.get("output_schema"),
             description=raw.get("description", ""),
+            checks=_checks(raw.get("checks")),
         )
     graph = nx.DiGraph()
     graph.add_nodes_from(tasks)
@@ -160,4 +229,5 @@ def build_workflow(path: Path, loaded: LoadedYaml) -> Workflow:
         tasks=tasks,
         source=loaded,
         graph=graph,
+        routing=_routing(data.get("routing")),
     )

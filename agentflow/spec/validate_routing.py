@@ -1,0 +1,103 @@
+"""Checks of what routes a task: `routing:`, `escalate` chains, `checks`, `agent: auto`."""
+
+from __future__ import annotations
+
+from agentflow.errors import Problem
+from agentflow.models import PriceTable, unknown_model_problem
+from agentflow.routing.assign import AUTO_AGENT
+from agentflow.routing.checks import regex_problem
+from agentflow.spec.agents import AgentCatalog
+from agentflow.spec.workflow import Workflow
+
+
+def _at(workflow: Workflow, path: tuple, message: str, hint: str | None = None) -> Problem:
+    line, col = workflow.position(path)
+    return Problem(str(workflow.path), message, line, col, hint)
+
+
+def _model(workflow: Workflow, prices: PriceTable, name: str, path: tuple) -> list[Problem]:
+    if name == "auto" or prices.knows(name):
+        return []
+    line, col = workflow.position(path)
+    return [unknown_model_problem(prices, name, str(workflow.path), line, col)]
+
+
+def check_routing(workflow: Workflow, catalog: AgentCatalog, prices: PriceTable) -> list[Problem]:
+    problems: list[Problem] = []
+    routing = workflow.routing
+    for tier, model in routing.tiers.items():
+        if model == "auto":
+            problems.append(
+                _at(
+                    workflow,
+                    ("routing", tier),
+                    f"routing.{tier} cannot be auto",
+                    "name a model: haiku, sonnet, opus or a model id",
+                )
+            )
+        else:
+            problems += _model(workflow, prices, model, ("routing", tier))
+    if routing.classifier:
+        problems += _model(workflow, prices, routing.classifier, ("routing", "classifier"))
+    for i, model in enumerate(workflow.defaults.escalate or ()):
+        problems += _model(workflow, prices, model, ("defaults", "escalate", i))
+    for task in workflow.tasks.values():
+        problems += _check_task(workflow, task.id, prices)
+    problems += _check_auto_agents(workflow, catalog)
+    return problems
+
+
+def _check_task(workflow: Workflow, tid: str, prices: PriceTable) -> list[Problem]:
+    task = workflow.tasks[tid]
+    problems: list[Problem] = []
+    if task.settings.escalate and task.settings.model:
+        problems.append(
+            _at(
+                workflow,
+                ("tasks", tid, "escalate"),
+                f"task {tid!r} has both model and escalate",
+                "keep one: escalate lists every model the task may use",
+            )
+        )
+    for i, model in enumerate(task.settings.escalate or ()):
+        if model == "auto":
+            problems.append(
+                _at(
+                    workflow,
+                    ("tasks", tid, "escalate", i),
+                    "escalate lists models; auto is not one",
+                )
+            )
+        else:
+            problems += _model(workflow, prices, model, ("tasks", tid, "escalate", i))
+    if task.checks and task.checks.regex and (why := regex_problem(task.checks.regex)):
+        problems.append(_at(workflow, ("tasks", tid, "checks", "regex"), why))
+    return problems
+
+
+def _check_auto_agents(workflow: Workflow, catalog: AgentCatalog) -> list[Problem]:
+    if catalog.agents:
+        return []
+    searched = ", ".join(str(d) for d in workflow.agent_dirs)
+    hint = f"add agent files to one of: {searched} (or set `agents:`)"
+    problems = []
+    if workflow.defaults.agent == AUTO_AGENT:
+        problems.append(
+            _at(
+                workflow,
+                ("defaults", "agent"),
+                "agent: auto needs agents to choose from; none were found",
+                hint,
+            )
+        )
+    for task in workflow.tasks.values():
+        if task.settings.agent == AUTO_AGENT:
+            problems.append(
+                _at(
+                    workflow,
+                    ("tasks", task.id, "agent"),
+                    "agent: auto needs agents to choose from; none were found",
+                    hint,
+                )
+            )
+    return problems
