@@ -1,0 +1,186 @@
+"""Routing against the loopback server: cascades, checks, adaptive starts, bad config."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from agentflow.models import Usage, load_prices
+from tests.cli_helpers import run_cli
+from tests.support.messages_server import MessagesServer, Reply
+
+PRICES = load_prices()
+HAIKU, SONNET, OPUS = (PRICES.resolve(m) for m in ("haiku", "sonnet", "opus"))
+VERDICT = "output_schema: {type: object, required: [verdict], properties: {verdict: {enum: [ok]}}}"
+
+
+@pytest.fixture
+def api(messages_server: MessagesServer, monkeypatch, tmp_path) -> MessagesServer:
+    monkeypatch.setenv("ANTHROPIC_BASE_URL", messages_server.url)
+    monkeypatch.setenv("ANTHROPIC_API_KEY", "k")
+    monkeypatch.setenv("AGENTFLOW_RETRY_BASE_DELAY", "0.01")
+    monkeypatch.setenv("AGENTFLOW_HOME", str(tmp_path / "state"))
+    return messages_server
+
+
+def write(tmp_path: Path, body: str) -> Path:
+    path = tmp_path / "wf.yaml"
+    path.write_text("version: 1\nname: routing\n" + body)
+    return path
+
+
+def run_json(capsys, path: Path, *args: str) -> tuple[int, dict]:
+    result = run_cli(capsys, "run", str(path), "--json", "--no-cache", *args)
+    return result.code, json.loads(result.out)
+
+
+def models_sent(server: MessagesServer) -> list[str]:
+    return [r.model for r in server.requests if r.path == "/v1/messages"]
+
+
+def test_cascade_escalates_past_an_invalid_answer(api, capsys, tmp_path):
+    api.responder = lambda r: Reply(text="not json at all") if r.model == HAIKU else None
+    body = (
+        f"tasks:\n  judge:\n    prompt: judge it\n    escalate: [haiku, sonnet, opus]\n"
+        f"    {VERDICT}\n"
+    )
+    code, summary = run_json(capsys, write(tmp_path, body))
+    assert code == 0
+    assert models_sent(api) == [HAIKU, SONNET]  # no second try on haiku: straight up
+    task = summary["tasks"]["judge"]
+    assert task["status"] == "succeeded" and task["model"] == SONNET
+    assert task["attempts"] == 2
+    assert json.loads(task["output"]) == {"verdict": "ok"}
+    billed = sum(
+        PRICES.cost(r.model, Usage(**u)) for r, u in zip(api.requests, api.usage_log, strict=True)
+    )
+    assert task["cost_usd"] == pytest.approx(billed)  # the failed haiku answer is charged
+    table = run_cli(capsys, "runs", "show", summary["run_id"])
+    assert f"escalated {HAIKU} -> {SONNET}" in table.out
+
+
+@pytest.mark.parametrize(
+    ("checks", "bad_reply"),
+    [
+        ("{contains: APPROVED}", Reply(text="looks fine")),
+        ("{not_contains: TODO}", Reply(text="TODO: later")),
+        ("{regex: '^## Summary'}", Reply(text="no heading")),
+        ("{max_chars: 20}", Reply(text="x" * 50)),
+        ("{json_path: {path: a.b, equals: 1}}", Reply(text='{"a": {"b": 2}}')),
+        ("{contains: x}", Reply(text="x", stop_reason="refusal")),
+        ("{contains: x}", Reply(text="")),
+    ],
+    ids=["contains", "not_contains", "regex", "max_chars", "json_path", "refusal", "empty"],
+)
+def test_checks_that_fail_move_up_the_chain(api, capsys, tmp_path, checks, bad_reply):
+    good = {
+        "contains: APPROVED": "APPROVED",
+        "not_contains: TODO": "done",
+        "regex: '^## Summary'": "## Summary\nok",
+        "max_chars: 20": "short",
+        "json_path: {path: a.b, equals: 1}": '{"a": {"b": 1}}',
+    }
+    good_text = next((v for k, v in good.items() if k in checks), "x marks it")
+    api.responder = lambda r: bad_reply if r.model == HAIKU else Reply(text=good_text)
+    body = f"tasks:\n  t:\n    prompt: do it\n    escalate: [haiku, sonnet]\n    checks: {checks}\n"
+    code, summary = run_json(capsys, write(tmp_path, body))
+    assert code == 0, summary["tasks"]["t"]["error"]
+    assert models_sent(api) == [HAIKU, SONNET]
+    assert summary["tasks"]["t"]["output"] == good_text
+
+
+def test_checks_without_a_chain_retry_the_same_model_then_fail(api, capsys, tmp_path):
+    api.responder = lambda r: Reply(text="nope")
+    body = "tasks:\n  t: {prompt: go, model: haiku, retries: 2, checks: {contains: sure}}\n"
+    code, summary = run_json(capsys, write(tmp_path, body))
+    assert code == 1
+    assert models_sent(api) == [HAIKU] * 3
+    assert "does not contain 'sure'" in summary["tasks"]["t"]["error"]
+
+
+def test_chain_that_never_passes_fails_on_the_last_model(api, capsys, tmp_path):
+    api.responder = lambda r: Reply(text="nope")
+    body = "tasks:\n  t: {prompt: go, retries: 1, escalate: [haiku, opus], checks: {contains: y}}\n"
+    code, summary = run_json(capsys, write(tmp_path, body))
+    assert code == 1
+    assert models_sent(api) == [HAIKU, OPUS, OPUS]  # the last model keeps its retries
+    assert summary["tasks"]["t"]["attempts"] == 3
+
+
+def test_plan_prices_the_whole_chain(capsys, tmp_path):
+    body = "tasks:\n  t: {prompt: go, retries: 0, max_tokens: 100, escalate: [haiku, opus]}\n"
+    plan = run_cli(capsys, "plan", str(write(tmp_path, body)), "--json").json()["tasks"]["t"]
+    assert plan["escalate"] == [HAIKU, OPUS]
+    assert plan["model"] == HAIKU
+    worst = sum(
+        plan["max_input_tokens"] * PRICES.worst_input_rate(m) + 100 * PRICES.price(m).output / 1e6
+        for m in (HAIKU, OPUS)
+    )
+    assert plan["max_cost_usd"] == pytest.approx(worst, abs=1e-6)
+    assert plan["model_reason"] == "escalate: haiku -> opus"
+
+
+ADAPTIVE = """\
+routing: {adaptive: true}
+tasks:
+  t:
+    prompt: classify this
+    escalate: [haiku, sonnet]
+    checks: {contains: LABEL}
+"""
+
+
+def test_adaptive_routing_learns_to_skip_a_failing_model(api, capsys, tmp_path):
+    api.responder = lambda r: Reply(text="unsure") if r.model == HAIKU else Reply(text="LABEL")
+    path = write(tmp_path, ADAPTIVE)
+    for _ in range(2):
+        code, _ = run_json(capsys, path)
+        assert code == 0
+    assert models_sent(api) == [HAIKU, SONNET, HAIKU, SONNET]
+    plan = run_cli(capsys, "plan", str(path), "--json").json()["tasks"]["t"]
+    assert plan["model"] == SONNET
+    assert "learned" in plan["model_reason"] and HAIKU in plan["model_reason"]
+    api.reset()
+    code, summary = run_json(capsys, path)
+    assert code == 0 and models_sent(api) == [SONNET]
+    report = run_cli(capsys, "report", "--routing", "--json").json()["workflows"][0]
+    assert report["workflow"] == "routing"
+    haiku_row = next(m for m in report["models"] if m["model"] == HAIKU)
+    assert haiku_row["check_failures"] == 2 and haiku_row["passes"] == 0
+    suggestion = report["suggestions"][0]
+    assert suggestion["task_id"] == "t" and suggestion["pin_model"] == SONNET
+    assert suggestion["saving_per_run_usd"] > 0
+    text = run_cli(capsys, "report", "--routing")
+    assert f"pin task 't' to {SONNET}" in text.out
+
+
+def test_without_adaptive_the_chain_always_starts_at_the_bottom(api, capsys, tmp_path):
+    api.responder = lambda r: Reply(text="unsure") if r.model == HAIKU else Reply(text="LABEL")
+    path = write(tmp_path, ADAPTIVE.replace("adaptive: true", "adaptive: false"))
+    for _ in range(3):
+        run_json(capsys, path)
+    assert models_sent(api) == [HAIKU, SONNET] * 3
+
+
+@pytest.mark.parametrize(
+    ("body", "message"),
+    [
+        ("routing: {medium: haiku}\ntasks: {a: {prompt: x}}\n", "unknown key 'medium' in routing"),
+        ("routing: {simple: hiaku}\ntasks: {a: {prompt: x}}\n", "unknown model 'hiaku'"),
+        ("routing: {complex: auto}\ntasks: {a: {prompt: x}}\n", "routing.complex cannot be auto"),
+        ("routing: {classifier: gpt-4}\ntasks: {a: {prompt: x}}\n", "unknown model 'gpt-4'"),
+        ("tasks: {a: {prompt: x, escalate: [haiku, sonet]}}\n", "unknown model 'sonet'"),
+        ("tasks: {a: {prompt: x, escalate: [haiku], model: opus}}\n", "both model and escalate"),
+        ("tasks: {a: {prompt: x, agent: auto}}\n", "agent: auto needs agents"),
+        ("defaults: {agent: auto}\ntasks: {a: {prompt: x}}\n", "agent: auto needs agents"),
+        ("tasks: {a: {prompt: x, checks: {regex: '(['}}}\n", "invalid regex"),
+        ("tasks: {a: {prompt: x, checks: {size: 3}}}\n", "unknown key 'size'"),
+    ],
+)
+def test_bad_routing_config_is_rejected(capsys, tmp_path, body, message):
+    result = run_cli(capsys, "validate", str(write(tmp_path, body)))
+    assert result.code == 2
+    assert message in result.err
+    assert f"{tmp_path / 'wf.yaml'}:" in result.err
