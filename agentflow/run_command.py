@@ -16,7 +16,7 @@ from typing import Literal
 from rich.live import Live
 
 from agentflow.cache import ResponseCache, default_cache_dir
-from agentflow.engine.recorder import Recorder, Recorders
+from agentflow.engine.recorder import BackgroundRecorder, Recorder, Recorders
 from agentflow.engine.results import PriorOutput, RunResult, TaskResult
 from agentflow.engine.run import RunControl, RunOptions, execute
 from agentflow.engine.scheduler import ScheduleMode
@@ -120,7 +120,7 @@ def _prior_outputs(flags: RunFlags, plan: Plan) -> dict[str, PriorOutput] | None
 
 def _recorders(folder: RunFolder) -> tuple[Recorder, HistoryRecorder]:
     history = HistoryRecorder()
-    return Recorders(folder, history), history
+    return BackgroundRecorder(Recorders(folder, history)), history
 
 
 def run_plan(

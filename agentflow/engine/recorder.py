@@ -2,6 +2,11 @@
 
 from __future__ import annotations
 
+import queue
+import threading
+from collections.abc import Callable
+from dataclasses import replace
+
 from agentflow.engine.results import RunResult, TaskResult
 
 
@@ -32,3 +37,32 @@ class Recorders(Recorder):
     def run_finished(self, run: RunResult) -> None:
         for recorder in self.recorders:
             recorder.run_finished(run)
+
+
+class BackgroundRecorder(Recorder):
+    """Runs a recorder on one worker thread, in order, so that disk writes (output files,
+    SQLite) never stall the event loop between two tasks. `run_finished` waits for every
+    earlier write: when it returns, everything is on disk."""
+
+    def __init__(self, inner: Recorder) -> None:
+        self.inner = inner
+        self._queue: queue.Queue[Callable[[], None] | None] = queue.Queue()
+        self._worker = threading.Thread(target=self._drain, name="agentflow-recorder", daemon=True)
+        self._worker.start()
+
+    def _drain(self) -> None:
+        while (job := self._queue.get()) is not None:
+            job()
+
+    def run_started(self, run: RunResult) -> None:
+        self.inner.run_started(run)  # once, before any task: no need to defer it
+
+    def task_finished(self, task: TaskResult) -> None:
+        # A snapshot: the engine keeps the live object.
+        snapshot = replace(task, attempts=list(task.attempts))
+        self._queue.put(lambda: self.inner.task_finished(snapshot))
+
+    def run_finished(self, run: RunResult) -> None:
+        self._queue.put(lambda: self.inner.run_finished(run))
+        self._queue.put(None)
+        self._worker.join()
