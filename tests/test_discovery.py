@@ -68,6 +68,12 @@ def test_stop_words_and_light_stemming():
     assert tokenize("optimize optimizing optimization")[0] == tokenize("optimized")[0]
 
 
+def test_template_references_in_a_task_prompt_are_ignored():
+    assert tokenize("Summarise {{ tasks.research.output }} for {{ inputs.audience }}") == [
+        "summaris"
+    ]
+
+
 def test_words_keep_what_the_user_typed():
     assert words("Fix our K8S pods") == [("fix", "fix"), ("k8s", "kubernet"), ("pods", "pod")]
 

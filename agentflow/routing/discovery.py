@@ -64,6 +64,7 @@ _BOILERPLATE = re.compile(
     r"|(?:when|whenever) (?:you|the user)|triggers on"
 )
 _TAG = re.compile(r"<[^>]+>")
+_TEMPLATE = re.compile(r"\{\{.*?\}\}", re.S)
 _HANDOFF = re.compile(r"<(delegation|commentary)>.*?</\1>", re.S)  # names of other agents
 # One findall keeps the tech words a split on non-alphanumerics would mangle: c++, c#, .net,
 # node.js. (A regex pass per special form was most of the index build time.)
@@ -124,6 +125,8 @@ def _term(word: str) -> str | None:
 
 def _raw(text: str) -> list[str]:
     low = text.lower()
+    if "{{" in low:  # a task prompt's template references ("tasks.x.output") are not its topic
+        low = _TEMPLATE.sub(" ", low)
     return _TOKEN.findall(_TAG.sub(" ", low) if "<" in low else low)
 
 
