@@ -16,6 +16,7 @@ import typer
 
 from agentflow.cli_cache import cache_app
 from agentflow.cli_history import report, runs_app
+from agentflow.cli_match import match as agents_match
 from agentflow.cli_run import patch_argv, run
 from agentflow.errors import AgentflowError, ExitCode, Problem, has_errors
 from agentflow.history_routing import learn_from_history
@@ -34,7 +35,9 @@ app = typer.Typer(
     pretty_exceptions_enable=False,
     help="Run teams of LLM agents from declarative YAML workflows.",
 )
-agents_app = typer.Typer(no_args_is_help=True, help="Agent files: list them.")
+agents_app = typer.Typer(
+    no_args_is_help=True, help="Agent files: list them, or find the best one for a task."
+)
 app.add_typer(agents_app, name="agents")
 
 PricesOption = Annotated[
@@ -203,6 +206,7 @@ def agents_list(
 app.add_typer(runs_app, name="runs")
 app.command("report")(report)
 app.add_typer(cache_app, name="cache")
+agents_app.command("match")(agents_match)
 
 
 def main() -> None:

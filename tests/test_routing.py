@@ -184,3 +184,45 @@ def test_bad_routing_config_is_rejected(capsys, tmp_path, body, message):
     assert result.code == 2
     assert message in result.err
     assert f"{tmp_path / 'wf.yaml'}:" in result.err
+
+
+AUTO_AGENTS = """\
+agents: {agents}
+tasks:
+  audit:
+    agent: auto
+    prompt: "Audit the login handler for SQL injection and session fixation: {{{{ inputs.code }}}}"
+  summary:
+    agent: auto
+    needs: [audit]
+    prompt: "Condense this audit into three bullet points: {{{{ tasks.audit.output }}}}"
+inputs:
+  code: {{default: "def login(u, p): ..."}}
+"""
+REPO_AGENTS = Path(__file__).resolve().parents[1] / "agents"
+
+
+def test_agent_auto_picks_and_sends_only_that_agent(api, capsys, tmp_path):
+    path = write(tmp_path, AUTO_AGENTS.format(agents=REPO_AGENTS))
+    plan = run_cli(capsys, "plan", str(path), "--json").json()["tasks"]
+    assert plan["audit"]["agent"] == "security-auditor"
+    assert plan["summary"]["agent"] == "summarizer"
+    assert plan["audit"]["agent_score"] > 0 and "injection" in plan["audit"]["agent_matched"]
+    table = run_cli(capsys, "plan", str(path))
+    assert "security-auditor (auto" in table.out
+    code, summary = run_json(capsys, path)
+    assert code == 0
+    auditor = (REPO_AGENTS / "security-auditor.md").read_text().split("---", 2)[2].strip()
+    systems = {r.last_user_text[:5]: r.system_text for r in api.requests}
+    assert systems["Audit"] == auditor  # one agent's prompt, not the whole library
+    assert summary["tasks"]["audit"]["agent"] == "security-auditor"
+
+
+def test_agent_auto_warns_on_a_weak_match(capsys, tmp_path):
+    body = (
+        f"agents: {REPO_AGENTS}\ntasks:\n  odd: {{agent: auto, prompt: 'Bake a sourdough "
+        "loaf with a crisp crust'}\n"
+    )
+    result = run_cli(capsys, "plan", str(write(tmp_path, body)))
+    assert result.code == 0
+    assert "warning: task 'odd': agent: auto picked" in result.err and "weak" in result.err
