@@ -70,8 +70,13 @@ def test_stop_words_and_light_stemming():
 
 def test_template_references_in_a_task_prompt_are_ignored():
     assert tokenize("Summarise {{ tasks.research.output }} for {{ inputs.audience }}") == [
-        "summaris"
+        "summariz"
     ]
+
+
+def test_british_and_american_spellings_meet():
+    assert tokenize("summarise") == tokenize("summarizer") == tokenize("summary")
+    assert tokenize("optimising") == tokenize("optimizing")
 
 
 def test_words_keep_what_the_user_typed():

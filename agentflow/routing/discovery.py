@@ -77,7 +77,8 @@ _ALIAS_PAIRS = """js=javascript ecmascript=javascript ts=typescript py=python k8
     a11y=accessibility i18n=internationalization perf=performance infra=infrastructure
     repo=repository config=configuration docs=documentation doc=documentation prod=production
     auth=authentication authn=authentication vuln=vulnerability vulns=vulnerability
-    deps=dependency env=environment llms=llm apis=api gh=github cicd=ci devsecops=security"""
+    deps=dependency env=environment llms=llm apis=api gh=github cicd=ci devsecops=security
+    summary=summarize summaries=summarize tldr=summarize"""
 _ALIASES = dict(pair.split("=") for pair in _ALIAS_PAIRS.split())
 # Phrases folded into their usual abbreviation, so "machine learning" meets "ML".
 _PHRASE_LIST = """machine learning=ml; artificial intelligence=ai; large language models=llm;
@@ -101,6 +102,10 @@ def stem(word: str) -> str:
             return word[: -len(suffix)] + repl
     if word.endswith("s") and not word.endswith(("ss", "us", "is")):
         word = word[:-1]
+    for british in ("ise", "ised", "ising", "iser"):  # summarise meets summarize
+        if word.endswith(british) and len(word) > len(british) + 3:
+            word = word[: -len(british)] + "iz" + british[2:]
+            break
     for suffix in ("ing", "ation", "ed", "er"):
         if word.endswith(suffix) and len(word) - len(suffix) >= 3:
             word = word[: -len(suffix)]
