@@ -81,5 +81,6 @@ def choose_model(
         agent_description=agent.description if agent else "",
         has_output_schema=task.output_schema is not None,
         max_tokens=workflow.effective(task).max_tokens or 0,
+        output_schema=task.output_schema,
     )
     return ModelChoice(AUTO, source, workflow.routing.tiers[tier.tier], tier=tier)

@@ -295,7 +295,8 @@ def _schema_shape(node: Any) -> tuple[int, bool]:
 def _model_prior(model: str | None) -> tuple[str, float]:
     # An id counts by its family word: "claude-haiku-4-5" is haiku. `inherit` says nothing.
     name = (model or "").lower()
-    for word, weight in (("haiku", -1.0), ("opus", 1.0), ("sonnet", 0.0)):
+    # Half a kind-of-work signal: authors often pin a model for the agent, not the task.
+    for word, weight in (("haiku", -0.5), ("opus", 0.5), ("sonnet", 0.0)):
         if word in name:
             return (f"agent model {word}", weight)
     return ("", 0.0)
