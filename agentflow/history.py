@@ -144,6 +144,12 @@ def m004_indexes(db: sqlite3.Connection) -> None:
     db.execute("CREATE INDEX tasks_ended_at ON tasks(ended_at)")
 
 
+@migration
+def m005_attempt_purpose(db: sqlite3.Connection) -> None:
+    # An attempt either answers the task or, with routing.classifier, picks its tier.
+    db.execute("ALTER TABLE attempts ADD COLUMN purpose TEXT NOT NULL DEFAULT 'answer'")
+
+
 def _applied(db: sqlite3.Connection) -> set[str]:
     return {row[0] for row in db.execute("SELECT name FROM _migrations")}
 
@@ -309,6 +315,7 @@ def _attempt_row(run_id: str, task_id: str, attempt: Attempt) -> dict[str, Any]:
         **attempt.usage.as_dict(),
         "cost_usd": attempt.cost_usd,
         "prompt_cache_saved_usd": attempt.prompt_cache_saved_usd,
+        "purpose": attempt.purpose,
     }
 
 

@@ -226,6 +226,7 @@ def _attempt(row: sqlite3.Row) -> Attempt:
         error_kind=row["error_kind"],
         status_code=row["status_code"],
         prompt_cache_saved_usd=row["prompt_cache_saved_usd"],
+        purpose=row["purpose"],
     )
 
 

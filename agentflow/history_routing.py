@@ -27,7 +27,7 @@ SELECT a.run_id, a.task_id, a.model,
        SUM(a.cost_usd) AS cost_usd,
        MAX(r.started_at) AS started_at
 FROM attempts a JOIN runs r ON r.run_id = a.run_id
-WHERE r.run_id IN (
+WHERE a.purpose = 'answer' AND r.run_id IN (
     SELECT run_id FROM runs WHERE workflow = :workflow ORDER BY started_at DESC LIMIT :runs)
 GROUP BY a.run_id, a.task_id, a.model
 ORDER BY started_at DESC, a.task_id, MIN(a.number)

@@ -22,7 +22,9 @@ from agentflow.errors import AgentflowError, ExitCode, Problem
 from agentflow.models import PriceTable, Usage
 from agentflow.routing.adaptive import LearnedStart
 from agentflow.routing.assign import AgentPick, assign_agents
-from agentflow.routing.models import choose_model
+from agentflow.routing.classifier import CLASSIFY_MAX_TOKENS, CLASSIFY_RETRIES
+from agentflow.routing.classifier import SYSTEM as CLASSIFIER_SYSTEM
+from agentflow.routing.models import ModelChoice, choose_model
 from agentflow.spec.agents import Agent, AgentCatalog
 from agentflow.spec.templates import RenderContext, parse_template, render_template
 from agentflow.spec.validate import task_graph
@@ -237,7 +239,7 @@ def _draft(
     # on every model of an escalate chain.
     per_attempt = sum(
         max_in * prices.worst_input_rate(m) + max_out * prices.price(m).output / 1e6
-        for m in chain or (model_id,)
+        for m in chain or _candidates(workflow, choice, model_id, prices)
     )
     expected = _expected_usage(agent, model_id, prices, est_in, est_out, cached_prefixes)
     return {
@@ -261,10 +263,35 @@ def _draft(
         "est_cache_write_tokens": expected.cache_creation_input_tokens,
         "est_cache_read_tokens": expected.cache_read_input_tokens,
         "max_cost_per_attempt_usd": per_attempt,
-        "max_cost_usd": per_attempt * attempts,
+        "max_cost_usd": per_attempt * attempts + _classifier_worst(choice, max_in, prices),
         "max_tokens_total": (max_in + max_out) * attempts * max(1, len(chain)),
         "est_seconds": BASE_LATENCY_SECONDS + est_out / TOKENS_PER_SECOND.get(price.tier, 80.0),
     }
+
+
+def _classifier_worst(choice: ModelChoice, max_in: int, prices: PriceTable) -> float:
+    """What asking routing.classifier may cost (its attempts, an over-estimate of input)."""
+    if choice.tier is None or not choice.classifier:
+        return 0.0
+    model = prices.resolve(choice.classifier)
+    tokens_in = max_in + estimate_tokens(CLASSIFIER_SYSTEM)
+    one = tokens_in * prices.worst_input_rate(model)
+    one += CLASSIFY_MAX_TOKENS * prices.price(model).output / 1e6
+    return one * (CLASSIFY_RETRIES + 1)
+
+
+def _candidates(
+    workflow: Workflow, choice: ModelChoice, model_id: str, prices: PriceTable
+) -> tuple[str, ...]:
+    """The model a task may run on; with routing.classifier an auto task may get any tier's
+    model, so its worst case is the dearest of them (the classifier call is priced apart)."""
+    if choice.tier is None or not workflow.routing.classifier:
+        return (model_id,)
+    dearest = max(
+        (prices.resolve(m) for m in workflow.routing.tiers.values()),
+        key=lambda m: prices.price(m).output,
+    )
+    return (dearest,)
 
 
 def _expected_usage(

@@ -226,3 +226,51 @@ def test_agent_auto_warns_on_a_weak_match(capsys, tmp_path):
     result = run_cli(capsys, "plan", str(write(tmp_path, body)))
     assert result.code == 0
     assert "warning: task 'odd': agent: auto picked" in result.err and "weak" in result.err
+
+
+def test_classifier_model_picks_the_tier(api, capsys, tmp_path):
+    from agentflow.routing.classifier import SYSTEM
+
+    def respond(request):
+        if request.system_text == SYSTEM:
+            return Reply(text='{"tier": "complex"}')
+        return None
+
+    api.responder = respond
+    body = (
+        "routing: {classifier: haiku}\ntasks:\n  t: {prompt: 'Format this list of "
+        "dates as ISO 8601', model: auto}\n"
+    )
+    path = write(tmp_path, body)
+    plan = run_cli(capsys, "plan", str(path), "--json").json()["tasks"]["t"]
+    assert plan["model"] == HAIKU and "haiku picks the tier at run time" in plan["model_reason"]
+    assert plan["max_cost_usd"] > 0
+    result = run_cli(capsys, "run", str(path), "--json")
+    summary = json.loads(result.out)
+    assert result.code == 0
+    assert models_sent(api) == [HAIKU, OPUS]  # the classifier said complex, against the guess
+    task = summary["tasks"]["t"]
+    assert task["model"] == OPUS and task["attempts"] == 2
+    billed = sum(
+        PRICES.cost(r.model, Usage(**u)) for r, u in zip(api.requests, api.usage_log, strict=True)
+    )
+    assert task["cost_usd"] == pytest.approx(billed)  # the classifier call is charged too
+    shown = run_cli(capsys, "runs", "show", summary["run_id"])
+    assert f"tier chosen by {HAIKU}" in shown.out
+    api.reset()
+    result = run_cli(capsys, "run", str(path), "--json")
+    assert result.code == 0 and api.count() == 0  # cached, classification included
+
+
+def test_classifier_failure_falls_back_to_the_offline_tier(api, capsys, tmp_path):
+    from agentflow.routing.classifier import SYSTEM
+
+    api.responder = lambda r: Reply.error(400, "no") if r.system_text == SYSTEM else None
+    body = (
+        "routing: {classifier: haiku}\ntasks:\n  t: {prompt: 'Format this list of "
+        "dates as ISO 8601', model: auto}\n"
+    )
+    code, summary = run_json(capsys, write(tmp_path, body))
+    assert code == 0
+    assert models_sent(api) == [HAIKU, HAIKU]  # one failed classification, then the answer
+    assert summary["tasks"]["t"]["model"] == HAIKU

@@ -18,6 +18,7 @@ from agentflow.engine.results import PriorOutput, TaskResult
 from agentflow.models import PriceTable
 from agentflow.plan import Plan
 from agentflow.providers.base import ModelRequest
+from agentflow.routing.classifier import CLASSIFY_RETRIES, classifier_request
 from agentflow.spec.agents import AgentCatalog
 from agentflow.spec.templates import RenderContext, render_template
 from agentflow.tokens import estimate_request_tokens, raw_token_count
@@ -106,7 +107,9 @@ class Admission:
     ) -> Decision:
         request = self.request(task.id, outputs, documents)
         chain = self.plan.tasks[task.id].escalate
-        task.request_hash = request_hash(self.settings.provider, request, escalate=chain)
+        classifier = self.classifier_for(task.id)
+        variant = chain or ((f"classifier:{classifier}",) if classifier else ())
+        task.request_hash = request_hash(self.settings.provider, request, escalate=variant)
         if self._answer_from_prior(task) or self._answer_from_cache(task):
             return Decision("answered")
         prefix = _prefix_key(request) if request.cache_system else None
@@ -117,6 +120,13 @@ class Admission:
         attempts = (retries + 1) if retries is not None else planned.attempts
         worst = self.worst_attempt(request, models=chain)
         total = Cost(worst.usd * attempts, worst.tokens * attempts)
+        asking = self.classify_request(task.id, request)
+        if asking is not None:
+            asked = self.worst_attempt(asking)
+            total = Cost(
+                total.usd + asked.usd * (CLASSIFY_RETRIES + 1),
+                total.tokens + asked.tokens * (CLASSIFY_RETRIES + 1),
+            )
         reservation = self.budget.reserve(task.id, total)
         if reservation is None:
             if self.budget.fits(total, counting_reserved=False):
@@ -125,6 +135,22 @@ class Admission:
         if prefix is not None and prefix not in self.warm:
             self.warming.add(prefix)
         return Decision("start", request, attempts, worst, reservation, prefix, chain=chain)
+
+    def classifier_for(self, tid: str) -> str | None:
+        """The classifier model (resolved) when routing.classifier decides this task's tier."""
+        name = self.plan.workflow.routing.classifier
+        if not name or self.plan.tasks[tid].tier is None:
+            return None
+        return self.prices.resolve(name)
+
+    def classify_request(self, tid: str, request: ModelRequest) -> ModelRequest | None:
+        classifier = self.classifier_for(tid)
+        if classifier is None:
+            return None
+        agent = self.catalog.agents.get(self.plan.tasks[tid].agent or "")
+        return classifier_request(
+            tid, request.prompt, agent.description if agent else "", classifier, request.timeout
+        )
 
     def prefix_warmed(self, prefix: str) -> None:
         self.warming.discard(prefix)

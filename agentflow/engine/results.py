@@ -29,6 +29,7 @@ class Attempt:
     status_code: int | None = None
     # What prompt caching saved on this attempt against the same tokens billed uncached.
     prompt_cache_saved_usd: float = 0.0
+    purpose: str = "answer"  # or "classify": routing.classifier choosing the task's tier
 
 
 @dataclass(frozen=True)

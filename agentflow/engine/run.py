@@ -11,10 +11,10 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
-from agentflow.cache import ResponseCache
+from agentflow.cache import ResponseCache, request_hash
 from agentflow.engine.admission import Admission, AdmissionSettings, Decision
 from agentflow.engine.attempts import run_attempts
-from agentflow.engine.budget import Budget, Cost
+from agentflow.engine.budget import Budget, Cost, Reservation
 from agentflow.engine.limiter import AdaptiveLimiter
 from agentflow.engine.recorder import Recorder
 from agentflow.engine.results import FINISHED_OK, Attempt, PriorOutput, RunResult, TaskResult
@@ -24,6 +24,7 @@ from agentflow.models import PriceTable
 from agentflow.plan import Plan
 from agentflow.providers.base import ModelRequest, ModelResponse, Provider, ProviderError
 from agentflow.routing.checks import answer_problem
+from agentflow.routing.classifier import CLASSIFY_RETRIES
 from agentflow.spec.agents import AgentCatalog
 from agentflow.tokens import estimate_request_tokens
 
@@ -178,14 +179,21 @@ class _Run:
                 return
 
         def on_attempt(attempt: Attempt) -> None:
-            self.budget.charge(reservation, Cost(attempt.cost_usd, attempt.usage.total_tokens))
-            task.attempts.append(attempt)
+            self._charge(task, reservation, attempt)
             if decision.prefix is not None:
                 self._warmed(decision.prefix)
-            self.listener(task)
+
+        chain = decision.chain or (request.model,)
+        asking = self.admission.classify_request(task.id, request)
+        if asking is not None:
+            model = await self._classify(task, request, asking, decision, tokens_in)
+            if model is None:
+                task.status, task.ended_at = "budget", time.time()
+                task.error = "budget: the classified tier's model no longer fits"
+                return
+            request, chain = replace(request, model=model), (model,)
 
         spec = self.plan.workflow.tasks[task.id]
-        chain = decision.chain or (request.model,)
         gated = spec.checks is not None or len(chain) > 1
 
         def accept(response: ModelResponse, document: Any) -> str | None:
@@ -237,6 +245,57 @@ class _Run:
                 task.model,
                 task.attempts[-1].usage,
             )
+
+    def _charge(self, task: TaskResult, reservation: Reservation, attempt: Attempt) -> None:
+        self.budget.charge(reservation, Cost(attempt.cost_usd, attempt.usage.total_tokens))
+        task.attempts.append(attempt)
+        self.listener(task)
+
+    async def _classify(
+        self,
+        task: TaskResult,
+        request: ModelRequest,
+        asking: ModelRequest,
+        decision: Decision,
+        tokens_in: int | None,
+    ) -> str | None:
+        """The model of the tier the classifier names (the offline tier if it cannot say);
+        None when that model's worst case no longer fits the reservation."""
+        assert decision.reservation is not None
+        reservation, cache = decision.reservation, self.admission.cache
+        key = request_hash(self.provider.name, asking)
+        hit = cache.get(key) if cache is not None else None
+        tier = hit.document.get("tier") if hit and isinstance(hit.document, dict) else None
+        if hit is None:
+            outcome = await run_attempts(
+                self.provider,
+                asking,
+                RetryPolicy(CLASSIFY_RETRIES, base_delay=self.options.retry_base_delay),
+                self.limiter,
+                self.prices,
+                self.rng,
+                on_attempt=lambda a: self._charge(
+                    task, reservation, replace(a, purpose="classify")
+                ),
+                first_number=len(task.attempts) + 1,
+            )
+            if outcome.ok and isinstance(outcome.document, dict):
+                tier = outcome.document.get("tier")
+                if cache is not None:
+                    cache.put(
+                        key,
+                        outcome.text or "",
+                        outcome.document,
+                        asking.model,
+                        task.attempts[-1].usage,
+                    )
+        planned = self.plan.tasks[task.id]
+        tier = tier if tier in self.plan.workflow.routing.tiers else planned.tier
+        model = self.prices.resolve(self.plan.workflow.routing.tiers[tier or "standard"])
+        task.model = model
+        worst = self.admission.worst_attempt(replace(request, model=model), tokens_in)
+        total = Cost(worst.usd * decision.attempts, worst.tokens * decision.attempts)
+        return model if self.budget.resize(reservation, total) else None
 
     async def _exact_count(self, request: ModelRequest, decision: Decision) -> int | None:
         """The provider's own input count, with the reservation resized to it; None when

@@ -71,7 +71,10 @@ def _cut(text: str | None, width: int = 60) -> str:
 
 
 def _note(task: TaskResult) -> str:
-    models = list(dict.fromkeys(a.model for a in task.attempts))
+    models = list(dict.fromkeys(a.model for a in task.attempts if a.purpose == "answer"))
+    classified = next((a for a in task.attempts if a.purpose == "classify"), None)
+    if classified is not None and len(models) == 1:
+        return f"tier chosen by {classified.model}"
     if len(models) > 1:
         escalated = f"escalated {' -> '.join(models)}"
         return f"{escalated}; {_cut(task.error, 40)}" if task.error else escalated

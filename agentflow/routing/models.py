@@ -29,12 +29,18 @@ class ModelChoice:
     chain: tuple[str, ...] = ()  # the escalate chain from `model` on (empty: no chain)
     tier: TierDecision | None = None  # for auto
     learned: str | None = None  # why adaptive routing moved the start, if it did
+    classifier: str | None = None  # routing.classifier, which decides auto tiers at run time
 
     @property
     def reason(self) -> str:
         if self.chain:
             text = f"escalate: {' -> '.join(self.chain)}"
             return f"{text} ({self.learned})" if self.learned else text
+        if self.requested == AUTO and self.tier is not None and self.classifier:
+            return (
+                f"auto: {self.classifier} picks the tier at run time (offline guess: "
+                f"{self.tier.reason} -> {self.model})"
+            )
         if self.requested == AUTO and self.tier is not None:
             return f"auto: {self.tier.reason} -> {self.model}"
         if self.source == "agent":
@@ -83,4 +89,10 @@ def choose_model(
         max_tokens=workflow.effective(task).max_tokens or 0,
         output_schema=task.output_schema,
     )
-    return ModelChoice(AUTO, source, workflow.routing.tiers[tier.tier], tier=tier)
+    return ModelChoice(
+        AUTO,
+        source,
+        workflow.routing.tiers[tier.tier],
+        tier=tier,
+        classifier=workflow.routing.classifier,
+    )
