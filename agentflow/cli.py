@@ -15,6 +15,7 @@ from typing import Annotated, Any
 import typer
 
 from agentflow.cli_cache import cache_app
+from agentflow.cli_common import AgentDirsOption, agent_folders
 from agentflow.cli_history import report, runs_app
 from agentflow.cli_match import match as agents_match
 from agentflow.cli_run import patch_argv, run
@@ -171,27 +172,11 @@ app.command()(run)
 
 @agents_app.command("list")
 def agents_list(
-    dirs: Annotated[
-        list[Path] | None,
-        typer.Option(
-            "--dir",
-            help="Folder of agent files, read recursively (repeatable). "
-            "Default: ./agents, then ./.claude/agents.",
-        ),
-    ] = None,
+    dirs: AgentDirsOption = None,
     as_json: JsonOption = False,
 ) -> None:
     """List agent files: name, model, tools, description, file."""
-    folders = list(dirs or [])
-    if not folders:
-        folders = [d for d in (Path("agents"), Path(".claude/agents")) if d.is_dir()]
-        if not folders:
-            raise AgentflowError.single(
-                "agents",
-                "no agent folder here (./agents or ./.claude/agents)",
-                hint="pass --dir DIR",
-            )
-    catalog = discover_agents(folders)
+    catalog = discover_agents(agent_folders(dirs))
     report_problems(catalog.problems)
     agents = list(catalog.loaded)
     if as_json:

@@ -15,24 +15,16 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
-from agentflow.errors import AgentflowError, ExitCode, Problem
+from agentflow.cli_common import AgentDirsOption, agent_folders
+from agentflow.errors import ExitCode, Problem
 from agentflow.render.console import make_console, table_box
 from agentflow.routing.discovery import AgentIndex, AgentMatch, weak_reason
 from agentflow.spec.agents import AgentCatalog, discover_agents
 
-DEFAULT_DIRS = (Path("agents"), Path(".claude/agents"))
-
 
 def match(
     text: Annotated[str, typer.Argument(help="The task, in your own words (quote it).")],
-    dirs: Annotated[
-        list[Path] | None,
-        typer.Option(
-            "--dir",
-            help="Folder of agent files, read recursively (repeatable). "
-            "Default: ./agents, then ./.claude/agents.",
-        ),
-    ] = None,
+    dirs: AgentDirsOption = None,
     top: Annotated[int, typer.Option("--top", min=1, help="How many agents to show.")] = 5,
     as_json: Annotated[
         bool, typer.Option("--json", help="Print one JSON list on stdout, best first.")
@@ -41,12 +33,7 @@ def match(
     """Rank agents for a task by its words against their names and descriptions (offline)."""
     from agentflow.cli import report_problems  # cli imports this module: import late
 
-    folders = list(dirs or [d for d in DEFAULT_DIRS if d.is_dir()])
-    if not folders:
-        raise AgentflowError.single(
-            "agents", "no agent folder here (./agents or ./.claude/agents)", hint="pass --dir DIR"
-        )
-    catalog = discover_agents(folders)
+    catalog = discover_agents(agent_folders(dirs))
     report_problems(_problems(catalog))
     # The weak check needs the runner-up even when only the best one is shown.
     ranked = AgentIndex.build(catalog.agents.values()).match(text, max(top, 5))

@@ -13,3 +13,18 @@ def messages_server() -> Iterator[MessagesServer]:
     with MessagesServer() as server:
         yield server
         assert not server.errors, "messages server errors:\n" + "\n".join(server.errors)
+
+
+TEST_API_KEY = "sk-ant-secret-for-tests"
+
+
+@pytest.fixture
+def api(messages_server: MessagesServer, monkeypatch, tmp_path) -> MessagesServer:
+    """Point agentflow at the server, with a key, fast backoff and a private state folder
+    (run history, run folders and response cache all under tmp_path/state)."""
+    monkeypatch.setenv("ANTHROPIC_BASE_URL", messages_server.url)
+    monkeypatch.setenv("ANTHROPIC_API_KEY", TEST_API_KEY)
+    monkeypatch.setenv("AGENTFLOW_RETRY_BASE_DELAY", "0.01")
+    monkeypatch.setenv("AGENTFLOW_HOME", str(tmp_path / "state"))
+    monkeypatch.delenv("AGENTFLOW_CACHE_DIR", raising=False)
+    return messages_server

@@ -10,20 +10,10 @@ import pytest
 
 from agentflow.models import Usage, load_prices
 from tests.cli_helpers import run_cli
+from tests.conftest import TEST_API_KEY as KEY
 from tests.support.messages_server import MessagesServer, Reply
 
 PRICES = load_prices()
-KEY = "sk-ant-secret-for-tests"
-
-
-@pytest.fixture
-def api(messages_server: MessagesServer, monkeypatch, tmp_path) -> MessagesServer:
-    monkeypatch.setenv("ANTHROPIC_BASE_URL", messages_server.url)
-    monkeypatch.setenv("ANTHROPIC_API_KEY", KEY)
-    monkeypatch.setenv("AGENTFLOW_RETRY_BASE_DELAY", "0.01")
-    monkeypatch.setenv("AGENTFLOW_HOME", str(tmp_path / "state"))
-    monkeypatch.delenv("AGENTFLOW_CACHE_DIR", raising=False)
-    return messages_server
 
 
 def write(tmp_path: Path, body: str, name: str = "wf.yaml") -> Path:

@@ -16,15 +16,6 @@ HAIKU, SONNET, OPUS = (PRICES.resolve(m) for m in ("haiku", "sonnet", "opus"))
 VERDICT = "output_schema: {type: object, required: [verdict], properties: {verdict: {enum: [ok]}}}"
 
 
-@pytest.fixture
-def api(messages_server: MessagesServer, monkeypatch, tmp_path) -> MessagesServer:
-    monkeypatch.setenv("ANTHROPIC_BASE_URL", messages_server.url)
-    monkeypatch.setenv("ANTHROPIC_API_KEY", "k")
-    monkeypatch.setenv("AGENTFLOW_RETRY_BASE_DELAY", "0.01")
-    monkeypatch.setenv("AGENTFLOW_HOME", str(tmp_path / "state"))
-    return messages_server
-
-
 def write(tmp_path: Path, body: str) -> Path:
     path = tmp_path / "wf.yaml"
     path.write_text("version: 1\nname: routing\n" + body)

@@ -8,17 +8,8 @@ from pathlib import Path
 import pytest
 
 from tests.cli_helpers import run_cli
+from tests.conftest import TEST_API_KEY
 from tests.support.messages_server import MessagesServer, Reply, fail_first
-
-
-@pytest.fixture
-def api(messages_server: MessagesServer, monkeypatch, tmp_path) -> MessagesServer:
-    """Point agentflow at the server with a key, fast backoff, and a private state folder."""
-    monkeypatch.setenv("ANTHROPIC_BASE_URL", messages_server.url)
-    monkeypatch.setenv("ANTHROPIC_API_KEY", "sk-test-secret")
-    monkeypatch.setenv("AGENTFLOW_RETRY_BASE_DELAY", "0.01")
-    monkeypatch.setenv("AGENTFLOW_HOME", str(tmp_path / "state"))
-    return messages_server
 
 
 def workflow(tmp_path: Path, body: str, name: str = "wf.yaml") -> Path:
@@ -236,11 +227,11 @@ def test_agent_body_is_the_system_prompt(api, capsys, tmp_path):
 def test_key_is_sent_but_never_written(api, capsys, tmp_path):
     api.responder = fail_first(1, Reply.error(401, "invalid x-api-key"))
     _, summary = run_json(capsys, workflow(tmp_path, DIAMOND))
-    assert api.requests[0].api_key == "sk-test-secret"
+    assert api.requests[0].api_key == TEST_API_KEY
     state = tmp_path / "state"
     for file in state.rglob("*"):
         if file.is_file():
-            assert "sk-test-secret" not in file.read_text(errors="replace")
+            assert TEST_API_KEY not in file.read_text(errors="replace")
 
 
 def test_no_api_key_is_exit_2_before_anything_runs(capsys, tmp_path, monkeypatch):
