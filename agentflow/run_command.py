@@ -21,8 +21,8 @@ from agentflow.engine.results import PriorOutput, RunResult, TaskResult
 from agentflow.engine.run import RunControl, RunOptions, execute
 from agentflow.engine.scheduler import ScheduleMode
 from agentflow.engine.summary import run_summary
-from agentflow.errors import AgentflowError, ExitCode
-from agentflow.history import HistoryRecorder
+from agentflow.errors import AgentflowError, ExitCode, Problem
+from agentflow.history import HistoryRecorder, history_path
 from agentflow.models import PriceTable
 from agentflow.plan import Plan
 from agentflow.providers.base import Provider
@@ -179,6 +179,19 @@ def run_plan(
         if cache is not None:
             cache.close()
         history.close()
+    if history.errors:
+        from agentflow.cli import report_problems
+
+        report_problems(
+            [
+                Problem(
+                    str(history_path()),
+                    f"the run history was not fully written: {history.errors[0]}",
+                    hint="outputs and summary.json are in the run folder",
+                    severity="warning",
+                )
+            ]
+        )
     if flags.as_json:
         print(json.dumps(run_summary(result)))
     else:

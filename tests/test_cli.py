@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import json
+from pathlib import Path
+
 import pytest
 
 from tests.cli_helpers import run_cli
@@ -46,3 +49,29 @@ def test_unknown_provider_is_exit_2(capsys, tmp_path):
     path.write_text("version: 1\nname: x\ntasks:\n  a: {prompt: hi}\n")
     result = run_cli(capsys, "run", str(path), "--provider", "openai")
     assert result.code == 2 and "simulate" in result.err
+
+
+def test_invalid_output_schema_is_caught_by_validate(capsys, tmp_path):
+    path = tmp_path / "wf.yaml"
+    path.write_text(
+        "version: 1\nname: x\ntasks:\n  a: {prompt: hi, output_schema: {type: objekt}}\n"
+    )
+    result = run_cli(capsys, "validate", str(path))
+    assert result.code == 2
+    assert f"{path}:4:" in result.err and "not a valid JSON Schema" in result.err
+
+
+def test_a_broken_history_file_warns_but_the_run_goes_on(capsys, tmp_path, monkeypatch):
+    monkeypatch.setenv("AGENTFLOW_HOME", str(tmp_path / "state"))
+    monkeypatch.setenv("AGENTFLOW_SIMULATE_LATENCY", "0")
+    (tmp_path / "state").mkdir()
+    (tmp_path / "state" / "history.db").write_text("not a database")
+    path = tmp_path / "wf.yaml"
+    path.write_text("version: 1\nname: x\ntasks:\n  a: {prompt: hi}\n")
+    result = run_cli(capsys, "run", str(path), "--provider", "simulate", "--json")
+    assert result.code == 0
+    assert "warning: the run history was not fully written" in result.err
+    summary = json.loads(result.out)
+    assert (Path(summary["run_dir"]) / "a.md").exists()
+    listing = run_cli(capsys, "runs", "list")
+    assert listing.code == 2 and "not a database" in listing.err

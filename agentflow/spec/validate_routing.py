@@ -2,6 +2,12 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+from typing import Any
+
+from jsonschema.exceptions import SchemaError
+from jsonschema.validators import validator_for
+
 from agentflow.errors import Problem
 from agentflow.models import PriceTable, unknown_model_problem
 from agentflow.routing.assign import AUTO_AGENT
@@ -70,9 +76,28 @@ def _check_task(workflow: Workflow, tid: str, prices: PriceTable) -> list[Proble
             )
         else:
             problems += _model(workflow, prices, model, ("tasks", tid, "escalate", i))
+    if task.output_schema is not None and (why := _schema_problem(task.output_schema)):
+        problems.append(
+            _at(
+                workflow,
+                ("tasks", tid, "output_schema"),
+                why,
+                "see https://json-schema.org for the keywords",
+            )
+        )
     if task.checks and task.checks.regex and (why := regex_problem(task.checks.regex)):
         problems.append(_at(workflow, ("tasks", tid, "checks", "regex"), why))
     return problems
+
+
+def _schema_problem(schema: Mapping[str, Any]) -> str | None:
+    """An output_schema must itself be a valid JSON Schema, or every answer would fail."""
+    try:
+        validator_for(schema).check_schema(schema)
+    except SchemaError as exc:
+        where = "/".join(str(p) for p in exc.absolute_path) or "the schema"
+        return f"output_schema is not a valid JSON Schema at {where}: {exc.message}"
+    return None
 
 
 def _check_auto_agents(workflow: Workflow, catalog: AgentCatalog) -> list[Problem]:
