@@ -94,6 +94,9 @@ class LoadedYaml:
         return None
 
 
+_STR = "tag:yaml.org,2002:str"
+
+
 def _loader_class(file: str, problems: list[Problem]) -> type:
     class CheckingLoader(_BASE_LOADER):  # type: ignore[misc, valid-type]
         def construct_mapping(self, node: yaml.MappingNode, deep: bool = False) -> dict:
@@ -105,7 +108,8 @@ def _loader_class(file: str, problems: list[Problem]) -> type:
                 if not isinstance(key_node, yaml.ScalarNode):
                     problems.append(_at(file, key_node, "a mapping key must be a plain value"))
                     continue
-                key = self.construct_object(key_node)
+                # A string key is its text; only other keys (1, 0x1, true) need building.
+                key = key_node.value if key_node.tag == _STR else self.construct_object(key_node)
                 if key in first_seen:
                     problems.append(
                         _at(
