@@ -1,0 +1,99 @@
+"""What every tool is: a spec the API sees, and an async run from a call to a result.
+
+A tool never raises to the loop: what goes wrong becomes a ToolResult with is_error, with
+a message that helps the model do better on its next turn. Everything agents say to each
+other (requests, answers, notifications, state changes, tool calls and results) is an
+Event in the run's EventLog, so the history can show the whole conversation.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any, Literal, Protocol
+
+EventKind = Literal[
+    "request", "response", "notification", "state", "tool_call", "tool_result", "message"
+]
+
+
+@dataclass(frozen=True)
+class ToolSpec:
+    name: str
+    description: str
+    input_schema: Mapping[str, Any]
+
+    def to_api(self) -> dict[str, Any]:
+        return {
+            "name": self.name,
+            "description": self.description,
+            "input_schema": dict(self.input_schema),
+        }
+
+
+@dataclass(frozen=True)
+class ToolCall:
+    id: str  # the tool_use block's id
+    name: str
+    input: Mapping[str, Any]
+
+
+@dataclass(frozen=True)
+class ToolResult:
+    tool_use_id: str
+    content: str
+    is_error: bool = False
+
+    def to_api(self) -> dict[str, Any]:
+        block: dict[str, Any] = {
+            "type": "tool_result",
+            "tool_use_id": self.tool_use_id,
+            "content": self.content,
+        }
+        if self.is_error:
+            block["is_error"] = True
+        return block
+
+
+class ToolError(Exception):
+    """A failure to report to the model as an is_error result (never to crash the run)."""
+
+
+@dataclass(frozen=True)
+class Event:
+    at: float
+    sender: str  # a task id, "agentflow", or "agent:NAME" for ask_agent sub-calls
+    recipient: str  # a task id, a topic, "state", or "*"
+    kind: EventKind
+    payload: Mapping[str, Any]
+
+
+@dataclass
+class EventLog:
+    """Every message of a run, in order. The engine is single-threaded (asyncio), so a
+    list is enough; the record stage reads it."""
+
+    events: list[Event] = field(default_factory=list)
+
+    def add(
+        self, sender: str, recipient: str, kind: EventKind, payload: Mapping[str, Any]
+    ) -> Event:
+        event = Event(time.time(), sender, recipient, kind, dict(payload))
+        self.events.append(event)
+        return event
+
+
+@dataclass
+class ToolContext:
+    """What a tool may know about the call: who asks, and the run's shared services."""
+
+    task_id: str
+    agent: str | None
+    log: EventLog
+
+
+class Tool(Protocol):
+    spec: ToolSpec
+
+    async def run(self, call: ToolCall, context: ToolContext) -> ToolResult: ...
