@@ -1,0 +1,374 @@
+"""Read-only file tools with Claude Code's names and inputs: Read, Glob and Grep.
+
+Everything happens inside one workspace folder: a path that leaves it (`..`, an absolute
+path elsewhere, a symlink pointing out) is refused as a tool error, so a model can never
+see text from outside. Output is capped so one call cannot flood the context window.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import re
+from collections.abc import Callable, Iterator, Mapping
+from pathlib import Path
+from typing import Any
+
+from agentflow.tools.base import Tool, ToolCall, ToolContext, ToolError, ToolResult, ToolSpec
+
+MAX_LINES = 2000  # Read: lines per call (Claude Code's default)
+MAX_BYTES = 256 * 1024  # Read: bytes per call
+MAX_LINE_CHARS = 2000  # Read: a longer line is cut (minified files would eat the budget)
+MAX_GLOB_FILES = 500
+MAX_GREP_MATCHES = 200
+MAX_GREP_LINE_CHARS = 500
+MAX_GREP_FILE_BYTES = 2 * 1024 * 1024
+BINARY_SNIFF_BYTES = 8192
+SKIP_DIRS = frozenset({".git"})  # VCS internals: large, and never what the model wants
+
+
+class Workspace:
+    """The folder the tools may read; every path goes through `resolve`."""
+
+    def __init__(self, root: Path) -> None:
+        self.root = Path(root).resolve()
+
+    def resolve(self, path: str) -> Path:
+        if "\x00" in path:
+            raise ToolError(f"path contains a NUL byte: {path!r}")
+        candidate = Path(path).expanduser() if path.startswith("~") else Path(path)
+        if not candidate.is_absolute():
+            candidate = self.root / candidate
+        # resolve() follows symlinks, so a link pointing out is caught like a `..` escape
+        try:
+            resolved = candidate.resolve()
+        except (OSError, RuntimeError) as error:  # e.g. a symlink loop
+            raise ToolError(f"cannot resolve {path}: {error}") from None
+        if not resolved.is_relative_to(self.root):
+            raise ToolError(
+                f"path escapes the workspace: {path}; paths are relative to {self.root}"
+            )
+        return resolved
+
+    def relative(self, path: str | os.PathLike[str]) -> str:
+        return Path(path).relative_to(self.root).as_posix()
+
+    def contains(self, path: str) -> bool:
+        try:
+            return Path(path).resolve().is_relative_to(self.root)
+        except (OSError, RuntimeError):  # broken or looping links: treat as outside
+            return False
+
+    def walk(self, start: Path, max_depth: int | None = None) -> Iterator[str]:
+        """Files under `start` (absolute, unresolved link paths); never leaves the root.
+        Symlinked folders are not descended (cycles, and their files have a real path)."""
+        stack: list[tuple[str, int]] = [(str(start), 1)]
+        while stack:
+            folder, level = stack.pop()
+            try:
+                entries = list(os.scandir(folder))
+            except OSError:
+                continue  # unreadable folder: skip rather than fail the whole search
+            for entry in entries:
+                try:
+                    if entry.is_symlink():
+                        if self.contains(entry.path) and os.path.isfile(entry.path):
+                            yield entry.path
+                    elif entry.is_dir():
+                        if entry.name not in SKIP_DIRS and (max_depth is None or level < max_depth):
+                            stack.append((entry.path, level + 1))
+                    elif entry.is_file():
+                        yield entry.path
+                except OSError:
+                    continue
+
+
+def _field(call: ToolCall, name: str, kind: type, required: bool = False) -> Any:
+    data = call.input if isinstance(call.input, Mapping) else {}
+    value = data.get(name)
+    if value is None:
+        if required:
+            raise ToolError(f"missing required field `{name}`")
+        return None
+    # bool is an int subclass: {"offset": true} must not pass as a line number
+    if not isinstance(value, kind) or (kind is int and isinstance(value, bool)):
+        json_type = {str: "a string", int: "an integer", bool: "a boolean"}[kind]
+        raise ToolError(f"field `{name}` must be {json_type}, got {value!r}")
+    if kind is str and required and not value:
+        raise ToolError(f"field `{name}` must not be empty")
+    return value
+
+
+async def _run(call: ToolCall, work: Callable[[], str]) -> ToolResult:
+    # File work runs in a thread so a big Grep does not stall the other tasks' event loop.
+    try:
+        return ToolResult(call.id, await asyncio.to_thread(work))
+    except ToolError as error:
+        return ToolResult(call.id, str(error), is_error=True)
+    except OSError as error:
+        return ToolResult(call.id, f"{call.name} failed: {error}", True)
+    except Exception as error:  # a tool never raises to the loop (see base.py)
+        return ToolResult(call.id, f"{call.name} failed: {type(error).__name__}: {error}", True)
+
+
+def _is_binary(head: bytes) -> bool:
+    return b"\x00" in head
+
+
+def _load_text(file: str, name: str) -> str:
+    """A file's text for Grep; a ToolError for binary files and files over 2 MB."""
+    if os.stat(file).st_size > MAX_GREP_FILE_BYTES:
+        raise ToolError(f"file too large to search: {name} (over 2 MB)")
+    with open(file, "rb") as handle:
+        data = handle.read()
+    if _is_binary(data[:BINARY_SNIFF_BYTES]):
+        raise ToolError(f"binary file: {name}; Grep searches text files only")
+    return data.decode("utf-8", "replace")
+
+
+def _glob_regex(pattern: str) -> str:
+    """Glob to regex: `*` and `?` stay in one segment, a whole `**` segment spans any
+    number of folders, `[...]` is a class (`!` negates), `{a,b}` is an alternation."""
+    out: list[str] = []
+    i, n = 0, len(pattern)
+    while i < n:
+        c = pattern[i]
+        if pattern.startswith("**", i) and (i == 0 or pattern[i - 1] == "/"):
+            end = i + 2
+            if end == n:
+                out.append(".*")
+                i = end
+                continue
+            if pattern[end] == "/":
+                out.append("(?:[^/]*/)*")
+                i = end + 1
+                continue
+        if c == "*":
+            out.append("[^/]*")
+        elif c == "?":
+            out.append("[^/]")
+        elif c == "[" and (close := pattern.find("]", i + 2)) != -1:
+            body = pattern[i + 1 : close]
+            negate = body[0] in "!^"
+            body = "".join("\\" + ch if ch in "\\[]^" else ch for ch in body[negate:])
+            out.append(f"[{'^/' if negate else ''}{body}]")
+            i = close + 1
+            continue
+        elif c == "{" and (close := pattern.find("}", i)) != -1:
+            alternatives = pattern[i + 1 : close].split(",")
+            out.append("(?:" + "|".join(_glob_regex(a) for a in alternatives) + ")")
+            i = close + 1
+            continue
+        else:
+            out.append(re.escape(c))
+        i += 1
+    return "".join(out)
+
+
+def _compile_glob(pattern: str) -> re.Pattern[str]:
+    return re.compile(_glob_regex(pattern), re.DOTALL)
+
+
+def _spec(name: str, description: str, **fields: tuple[str, str]) -> ToolSpec:
+    """A ToolSpec from `field=(json type, description)`; the first field is required."""
+    properties = {key: {"type": t, "description": d} for key, (t, d) in fields.items()}
+    return ToolSpec(
+        name,
+        description,
+        {"type": "object", "properties": properties, "required": [next(iter(properties))]},
+    )
+
+
+class _FileTool:
+    spec: ToolSpec
+
+    def __init__(self, workspace: Workspace) -> None:
+        self.workspace = workspace
+
+    async def run(self, call: ToolCall, context: ToolContext) -> ToolResult:
+        return await _run(call, lambda: self._work(call))
+
+    def _work(self, call: ToolCall) -> str:
+        raise NotImplementedError
+
+
+class ReadTool(_FileTool):
+    spec = _spec(
+        "Read",
+        "Read a text file of the workspace. Output has line numbers like `cat -n`; "
+        f"at most {MAX_LINES} lines per call, use offset/limit for more.",
+        file_path=("string", "The file to read"),
+        offset=("integer", "First line (1-based)"),
+        limit=("integer", "How many lines to read"),
+    )
+
+    def _work(self, call: ToolCall) -> str:
+        file_path: str = _field(call, "file_path", str, required=True)
+        offset: int | None = _field(call, "offset", int)
+        limit: int | None = _field(call, "limit", int)
+        if (offset is not None and offset < 0) or (limit is not None and limit < 1):
+            raise ToolError("field `offset` must be 1 or more, `limit` 1 or more")
+        offset = offset or 1  # models often send 0 meaning "from the start"
+        limit = limit or MAX_LINES
+        path = self.workspace.resolve(file_path)
+        if path.is_dir():
+            raise ToolError(f"{file_path} is a directory, not a file; use Glob to list its files")
+        if not path.exists():
+            raise ToolError(f"file not found: {file_path} (workspace: {self.workspace.root})")
+        if not path.is_file():
+            raise ToolError(f"not a regular file: {file_path}")
+        shown: list[str] = []
+        used, total, last, full = 0, 0, 0, False
+        with path.open("rb") as handle:
+            if _is_binary(handle.read(BINARY_SNIFF_BYTES)):
+                raise ToolError(f"binary file: {file_path}; Read shows text files only")
+            handle.seek(0)
+            continued = False  # the previous chunk ended mid-line
+            # readline with a cap: a file without newlines must not be read whole at once
+            for raw in iter(lambda: handle.readline(1 << 20), b""):
+                if continued:
+                    continued = not raw.endswith(b"\n")
+                    continue
+                continued = not raw.endswith(b"\n")
+                total += 1
+                if total < offset or total >= offset + limit or full:
+                    continue
+                text = raw.decode("utf-8", "replace").rstrip("\r\n")
+                if len(text) > MAX_LINE_CHARS:
+                    text = text[:MAX_LINE_CHARS] + " [line cut]"
+                entry = f"{total:>6}\t{text}"
+                size = len(entry.encode()) + 1
+                if used + size > MAX_BYTES:
+                    full = True
+                    continue
+                shown.append(entry)
+                used += size
+                last = total
+        if total == 0:
+            return f"(empty file: {file_path})"
+        if offset > total:
+            raise ToolError(f"offset {offset} is past the end of {file_path} ({total} lines)")
+        if last < total:
+            shown.append(f"[cut: showing lines {offset}-{last} of {total}; use offset/limit]")
+        return "\n".join(shown)
+
+
+class GlobTool(_FileTool):
+    spec = _spec(
+        "Glob",
+        "Find files of the workspace by glob pattern (`**` spans folders, `{a,b}` "
+        "alternates), newest first.",
+        pattern=("string", "e.g. **/*.py"),
+        path=("string", "Folder to search in"),
+    )
+
+    def _work(self, call: ToolCall) -> str:
+        pattern: str = _field(call, "pattern", str, required=True)
+        base = self.workspace.resolve(_field(call, "path", str) or ".")
+        if not base.is_dir():
+            raise ToolError(f"not a folder: {call.input.get('path')}")
+        # Literal leading segments narrow the walk (and go through resolve, so an
+        # absolute or `..` prefix is checked); the rest is matched against relative paths.
+        segments = pattern.split("/")
+        literal = 0
+        while literal < len(segments) and not any(c in segments[literal] for c in "*?[{"):
+            literal += 1
+        rest = [s for s in segments[literal:] if s != "."]
+        if ".." in rest:
+            raise ToolError("`..` is not allowed after a wildcard; use `path` to pick a folder")
+        prefix = "/".join(segments[:literal]) or "."
+        start = self.workspace.resolve(os.path.join(base, prefix))
+        if not rest:  # no wildcard at all: the pattern names one file
+            found = [str(start)] if start.is_file() else []
+        elif not start.is_dir():
+            found = []
+        else:
+            regex = _compile_glob("/".join(rest))
+            depth = None if any("**" in s for s in rest) else len(rest)
+            found = [
+                p
+                for p in self.workspace.walk(start, depth)
+                if regex.fullmatch(Path(p).relative_to(start).as_posix())
+            ]
+        if not found:
+            return f"no files match {pattern}"
+        dated = [(os.stat(p).st_mtime, self.workspace.relative(p)) for p in found]
+        dated.sort(key=lambda item: (-item[0], item[1]))
+        lines = [rel for _, rel in dated[:MAX_GLOB_FILES]]
+        if len(dated) > MAX_GLOB_FILES:
+            lines.append(
+                f"[cut: showing {MAX_GLOB_FILES} of {len(dated)} files; narrow the pattern or path]"
+            )
+        return "\n".join(lines)
+
+
+class GrepTool(_FileTool):
+    spec = _spec(
+        "Grep",
+        "Search file contents of the workspace with a Python regular expression; "
+        "prints file:line:text for each matching line.",
+        pattern=("string", "Python regex"),
+        path=("string", "File or folder to search"),
+        glob=("string", "Only files matching, e.g. *.py"),
+        **{"-i": ("boolean", "Case insensitive")},
+    )
+
+    def _work(self, call: ToolCall) -> str:
+        pattern: str = _field(call, "pattern", str, required=True)
+        path_arg: str | None = _field(call, "path", str)
+        file_glob: str | None = _field(call, "glob", str)
+        ignore_case: bool = _field(call, "-i", bool) or False
+        try:
+            regex = re.compile(pattern, re.IGNORECASE if ignore_case else 0)
+        except re.error as error:
+            raise ToolError(f"invalid regex {pattern!r}: {error}") from None
+        start = self.workspace.resolve(path_arg or ".")
+        if start.is_file():
+            files = [str(start)]
+            _load_text(files[0], path_arg or "")  # a file named explicitly: say why not
+        elif start.is_dir():
+            files = list(self.workspace.walk(start))
+            if file_glob:
+                # like ripgrep: a glob without `/` matches the file name at any depth
+                filt = _compile_glob(file_glob)
+                files = [
+                    f
+                    for f in files
+                    if filt.fullmatch(
+                        Path(f).relative_to(start).as_posix() if "/" in file_glob else Path(f).name
+                    )
+                ]
+        else:
+            raise ToolError(f"path not found: {path_arg} (workspace: {self.workspace.root})")
+        out: list[str] = []
+        for file in sorted(files, key=self.workspace.relative):
+            try:
+                text = _load_text(file, file)
+            except (ToolError, OSError):
+                continue  # in a folder, binary, huge or unreadable files are just skipped
+            rel = self.workspace.relative(file)
+            for number, line in enumerate(text.split("\n"), 1):
+                if not regex.search(line):
+                    continue
+                if len(out) == MAX_GREP_MATCHES:
+                    out.append(
+                        f"[cut: showing the first {MAX_GREP_MATCHES} matches; "
+                        "narrow the pattern, path or glob]"
+                    )
+                    return "\n".join(out)
+                line = line.rstrip("\r")
+                if len(line) > MAX_GREP_LINE_CHARS:
+                    line = line[:MAX_GREP_LINE_CHARS] + " [line cut]"
+                out.append(f"{rel}:{number}:{line}")
+        return "\n".join(out) if out else f"no matches for {pattern}"
+
+
+def file_tools(workspace: Workspace | Path) -> dict[str, Tool]:
+    """The three read-only file tools by name, for the tool-use loop."""
+    if not isinstance(workspace, Workspace):
+        workspace = Workspace(workspace)
+    return {
+        "Read": ReadTool(workspace),
+        "Glob": GlobTool(workspace),
+        "Grep": GrepTool(workspace),
+    }
