@@ -3,29 +3,18 @@ is priced right, and resume runs only what is left."""
 
 from __future__ import annotations
 
-import json
+from functools import partial
 from pathlib import Path
 
 import pytest
 
 from agentflow.models import Usage, load_prices
-from tests.cli_helpers import run_cli
+from tests.cli_helpers import run_cli, run_json, write_workflow
 from tests.conftest import TEST_API_KEY as KEY
 from tests.support.messages_server import MessagesServer, Reply
 
 PRICES = load_prices()
-
-
-def write(tmp_path: Path, body: str, name: str = "wf.yaml") -> Path:
-    path = tmp_path / name
-    path.write_text("version: 1\nname: costs\n" + body)
-    return path
-
-
-def run_json(capsys, path: Path, *args: str) -> tuple[int, dict]:
-    result = run_cli(capsys, "run", str(path), "--json", *args)
-    assert result.out.count("\n") == 1, result.err
-    return result.code, json.loads(result.out)
+write = partial(write_workflow, workflow="costs")
 
 
 def server_charges(server: MessagesServer) -> float:

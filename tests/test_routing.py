@@ -3,28 +3,24 @@
 from __future__ import annotations
 
 import json
+from functools import partial
 from pathlib import Path
 
 import pytest
 
 from agentflow.models import Usage, load_prices
-from tests.cli_helpers import run_cli
+from tests.cli_helpers import run_cli, write_workflow
+from tests.cli_helpers import run_json as run_json_strict
 from tests.support.messages_server import MessagesServer, Reply
 
 PRICES = load_prices()
 HAIKU, SONNET, OPUS = (PRICES.resolve(m) for m in ("haiku", "sonnet", "opus"))
+write = partial(write_workflow, workflow="routing")
 VERDICT = "output_schema: {type: object, required: [verdict], properties: {verdict: {enum: [ok]}}}"
 
 
-def write(tmp_path: Path, body: str) -> Path:
-    path = tmp_path / "wf.yaml"
-    path.write_text("version: 1\nname: routing\n" + body)
-    return path
-
-
 def run_json(capsys, path: Path, *args: str) -> tuple[int, dict]:
-    result = run_cli(capsys, "run", str(path), "--json", "--no-cache", *args)
-    return result.code, json.loads(result.out)
+    return run_json_strict(capsys, path, "--no-cache", *args)
 
 
 def models_sent(server: MessagesServer) -> list[str]:

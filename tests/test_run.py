@@ -7,22 +7,10 @@ from pathlib import Path
 
 import pytest
 
-from tests.cli_helpers import run_cli
+from tests.cli_helpers import run_cli, run_json
+from tests.cli_helpers import write_workflow as workflow
 from tests.conftest import TEST_API_KEY
 from tests.support.messages_server import MessagesServer, Reply, fail_first
-
-
-def workflow(tmp_path: Path, body: str, name: str = "wf.yaml") -> Path:
-    path = tmp_path / name
-    path.write_text("version: 1\nname: test\n" + body)
-    return path
-
-
-def run_json(capsys, path: Path, *args: str) -> tuple[int, dict]:
-    result = run_cli(capsys, "run", str(path), "--json", *args)
-    lines = result.out.strip().splitlines()
-    assert len(lines) == 1, f"stdout must be exactly one JSON line: {result.out!r} {result.err}"
-    return result.code, json.loads(lines[0])
 
 
 def prompts(server: MessagesServer) -> list[str]:
