@@ -96,3 +96,72 @@ def test_sigterm_behaves_like_ctrl_c(messages_server: MessagesServer, tmp_path: 
         process.kill()
     assert process.returncode == 130, err
     assert "interrupted" in out and "cancelled" in out
+
+
+def test_second_ctrl_c_leaves_at_once(messages_server: MessagesServer, tmp_path: Path):
+    messages_server.responder = lambda r: Reply(delay=30)
+    path = tmp_path / "wf.yaml"
+    path.write_text(WORKFLOW)
+    env = {
+        **os.environ,
+        "ANTHROPIC_BASE_URL": messages_server.url,
+        "ANTHROPIC_API_KEY": "k",
+        "AGENTFLOW_HOME": str(tmp_path / "state"),
+    }
+    process = subprocess.Popen(
+        [sys.executable, "-m", "agentflow", "run", str(path), "--json"],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        env=env,
+        cwd=tmp_path,
+    )
+    try:
+        assert wait_for(lambda: messages_server.in_flight == 2, 30)
+        process.send_signal(signal.SIGINT)
+        process.send_signal(signal.SIGINT)
+        out, err = process.communicate(timeout=20)
+    finally:
+        process.kill()
+    assert process.returncode == 130
+    assert "Traceback" not in err
+
+
+def test_concurrent_runs_share_the_cache_safely(messages_server: MessagesServer, tmp_path: Path):
+    tasks = "".join(f"  t{i}: {{prompt: 'shared question {i}'}}\n" for i in range(30))
+    env = {
+        **os.environ,
+        "ANTHROPIC_BASE_URL": messages_server.url,
+        "ANTHROPIC_API_KEY": "k",
+        "AGENTFLOW_HOME": str(tmp_path / "state"),
+    }
+    runs = []
+    for name in ("one", "two"):
+        path = tmp_path / f"{name}.yaml"
+        path.write_text(f"version: 1\nname: {name}\nconcurrency: 10\ntasks:\n{tasks}")
+        runs.append(
+            subprocess.Popen(
+                [sys.executable, "-m", "agentflow", "run", str(path), "--json"],
+                stdout=subprocess.PIPE,
+                stderr=subprocess.PIPE,
+                text=True,
+                env=env,
+                cwd=tmp_path,
+            )
+        )
+    results = [process.communicate(timeout=120) for process in runs]
+    assert [process.returncode for process in runs] == [0, 0], [err for _, err in results]
+    for out, _ in results:
+        assert json.loads(out)["status"] == "succeeded"
+    sent = messages_server.count("/v1/messages")
+    assert 30 <= sent <= 60  # each question asked at most once per run, never lost
+    messages_server.reset()
+    again = subprocess.run(
+        [sys.executable, "-m", "agentflow", "run", str(tmp_path / "one.yaml"), "--json"],
+        capture_output=True,
+        text=True,
+        env=env,
+        cwd=tmp_path,
+        timeout=120,
+    )
+    assert again.returncode == 0 and messages_server.count() == 0
