@@ -22,6 +22,26 @@ tasks:
 """
 
 
+def start_run(
+    server: MessagesServer, tmp_path: Path, path: Path, *args: str
+) -> subprocess.Popen[str]:
+    """`agentflow run PATH ARGS` in its own process, against the loopback server."""
+    env = {
+        **os.environ,
+        "ANTHROPIC_BASE_URL": server.url,
+        "ANTHROPIC_API_KEY": "k",
+        "AGENTFLOW_HOME": str(tmp_path / "state"),
+    }
+    return subprocess.Popen(
+        [sys.executable, "-m", "agentflow", "run", str(path), *args],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        env=env,
+        cwd=tmp_path,
+    )
+
+
 def wait_for(predicate, seconds: float) -> bool:
     deadline = time.monotonic() + seconds
     while time.monotonic() < deadline:
@@ -36,20 +56,7 @@ def test_sigint_keeps_finished_outputs(messages_server: MessagesServer, tmp_path
     path = tmp_path / "wf.yaml"
     path.write_text(WORKFLOW)
     state = tmp_path / "state"
-    env = {
-        **os.environ,
-        "ANTHROPIC_BASE_URL": messages_server.url,
-        "ANTHROPIC_API_KEY": "k",
-        "AGENTFLOW_HOME": str(state),
-    }
-    process = subprocess.Popen(
-        [sys.executable, "-m", "agentflow", "run", str(path), "--json"],
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-        env=env,
-        cwd=tmp_path,
-    )
+    process = start_run(messages_server, tmp_path, path, "--json")
     try:
         assert wait_for(lambda: list(state.glob("runs/*/fast.md")), 30), "fast never finished"
         assert wait_for(lambda: messages_server.in_flight == 1, 10)
@@ -74,20 +81,7 @@ def test_sigterm_behaves_like_ctrl_c(messages_server: MessagesServer, tmp_path: 
     messages_server.responder = lambda r: Reply(delay=30)
     path = tmp_path / "wf.yaml"
     path.write_text(WORKFLOW)
-    env = {
-        **os.environ,
-        "ANTHROPIC_BASE_URL": messages_server.url,
-        "ANTHROPIC_API_KEY": "k",
-        "AGENTFLOW_HOME": str(tmp_path / "state"),
-    }
-    process = subprocess.Popen(
-        [sys.executable, "-m", "agentflow", "run", str(path)],
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-        env=env,
-        cwd=tmp_path,
-    )
+    process = start_run(messages_server, tmp_path, path)
     try:
         assert wait_for(lambda: messages_server.in_flight == 2, 30)
         process.send_signal(signal.SIGTERM)
@@ -102,20 +96,7 @@ def test_second_ctrl_c_leaves_at_once(messages_server: MessagesServer, tmp_path:
     messages_server.responder = lambda r: Reply(delay=30)
     path = tmp_path / "wf.yaml"
     path.write_text(WORKFLOW)
-    env = {
-        **os.environ,
-        "ANTHROPIC_BASE_URL": messages_server.url,
-        "ANTHROPIC_API_KEY": "k",
-        "AGENTFLOW_HOME": str(tmp_path / "state"),
-    }
-    process = subprocess.Popen(
-        [sys.executable, "-m", "agentflow", "run", str(path), "--json"],
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-        env=env,
-        cwd=tmp_path,
-    )
+    process = start_run(messages_server, tmp_path, path, "--json")
     try:
         assert wait_for(lambda: messages_server.in_flight == 2, 30)
         process.send_signal(signal.SIGINT)
@@ -129,26 +110,11 @@ def test_second_ctrl_c_leaves_at_once(messages_server: MessagesServer, tmp_path:
 
 def test_concurrent_runs_share_the_cache_safely(messages_server: MessagesServer, tmp_path: Path):
     tasks = "".join(f"  t{i}: {{prompt: 'shared question {i}'}}\n" for i in range(30))
-    env = {
-        **os.environ,
-        "ANTHROPIC_BASE_URL": messages_server.url,
-        "ANTHROPIC_API_KEY": "k",
-        "AGENTFLOW_HOME": str(tmp_path / "state"),
-    }
     runs = []
     for name in ("one", "two"):
         path = tmp_path / f"{name}.yaml"
         path.write_text(f"version: 1\nname: {name}\nconcurrency: 10\ntasks:\n{tasks}")
-        runs.append(
-            subprocess.Popen(
-                [sys.executable, "-m", "agentflow", "run", str(path), "--json"],
-                stdout=subprocess.PIPE,
-                stderr=subprocess.PIPE,
-                text=True,
-                env=env,
-                cwd=tmp_path,
-            )
-        )
+        runs.append(start_run(messages_server, tmp_path, path, "--json"))
     results = [process.communicate(timeout=120) for process in runs]
     assert [process.returncode for process in runs] == [0, 0], [err for _, err in results]
     for out, _ in results:
@@ -156,12 +122,6 @@ def test_concurrent_runs_share_the_cache_safely(messages_server: MessagesServer,
     sent = messages_server.count("/v1/messages")
     assert 30 <= sent <= 60  # each question asked at most once per run, never lost
     messages_server.reset()
-    again = subprocess.run(
-        [sys.executable, "-m", "agentflow", "run", str(tmp_path / "one.yaml"), "--json"],
-        capture_output=True,
-        text=True,
-        env=env,
-        cwd=tmp_path,
-        timeout=120,
-    )
+    again = start_run(messages_server, tmp_path, tmp_path / "one.yaml", "--json")
+    again.communicate(timeout=120)
     assert again.returncode == 0 and messages_server.count() == 0
