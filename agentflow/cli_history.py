@@ -89,6 +89,8 @@ def report(
     as_json: JsonOption = False,
 ) -> None:
     """Spend, tokens, requests and savings from the run history, by day, model, agent, workflow."""
+    # Read --since first: a bad value is an error even where it does not apply.
+    start = None if since is None else time.time() - parse_duration(since)
     if routing:
         learned = routing_report(workflow)
         if as_json:
@@ -96,7 +98,6 @@ def report(
         else:
             render_routing(learned, make_console())
         return
-    start = None if since is None else time.time() - parse_duration(since)
     result = build_report(start, workflow)
     if as_json:
         print(json.dumps(report_to_json(result), indent=2))

@@ -75,3 +75,9 @@ def test_a_broken_history_file_warns_but_the_run_goes_on(capsys, tmp_path, monke
     assert (Path(summary["run_dir"]) / "a.md").exists()
     listing = run_cli(capsys, "runs", "list")
     assert listing.code == 2 and "not a database" in listing.err
+
+
+def test_bad_since_is_exit_2_with_routing_too(capsys, tmp_path, monkeypatch):
+    monkeypatch.setenv("AGENTFLOW_HOME", str(tmp_path / "state"))
+    result = run_cli(capsys, "report", "--routing", "--since", "3x")
+    assert result.code == 2 and "cannot read the duration '3x'" in result.err
