@@ -8,6 +8,7 @@ from collections.abc import Callable
 from dataclasses import replace
 
 from agentflow.engine.results import RunResult, TaskResult
+from agentflow.tools.base import Event
 
 
 class Recorder:
@@ -16,6 +17,9 @@ class Recorder:
     def run_started(self, run: RunResult) -> None: ...
 
     def task_finished(self, task: TaskResult) -> None: ...
+
+    def message(self, event: Event) -> None:
+        """One message between agents or tools (agentflow.tools.base.Event), as it happens."""
 
     def run_finished(self, run: RunResult) -> None: ...
 
@@ -33,6 +37,10 @@ class Recorders(Recorder):
     def task_finished(self, task: TaskResult) -> None:
         for recorder in self.recorders:
             recorder.task_finished(task)
+
+    def message(self, event: Event) -> None:
+        for recorder in self.recorders:
+            recorder.message(event)
 
     def run_finished(self, run: RunResult) -> None:
         for recorder in self.recorders:
@@ -61,6 +69,9 @@ class BackgroundRecorder(Recorder):
         # A snapshot: the engine keeps the live object.
         snapshot = replace(task, attempts=list(task.attempts))
         self._queue.put(lambda: self.inner.task_finished(snapshot))
+
+    def message(self, event: Event) -> None:
+        self._queue.put(lambda: self.inner.message(event))  # events are frozen: no copy
 
     def run_finished(self, run: RunResult) -> None:
         self._queue.put(lambda: self.inner.run_finished(run))

@@ -9,7 +9,7 @@ Event in the run's EventLog, so the history can show the whole conversation.
 from __future__ import annotations
 
 import time
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any, Literal, Protocol
 
@@ -62,9 +62,11 @@ class ToolError(Exception):
 
 @dataclass(frozen=True)
 class Event:
+    seq: int  # order within the run, from 1
     at: float
-    sender: str  # a task id, "agentflow", or "agent:NAME" for ask_agent sub-calls
-    recipient: str  # a task id, a topic, "state", or "*"
+    task: str  # the task whose work produced it (a writer, a sender, a conversation's owner)
+    sender: str  # a task id, "agent:NAME" (an ask_agent sub-call), or a tool's name
+    recipient: str  # a task id, "agent:NAME", a topic, "state", or a tool's name
     kind: EventKind
     payload: Mapping[str, Any]
 
@@ -72,15 +74,32 @@ class Event:
 @dataclass
 class EventLog:
     """Every message of a run, in order. The engine is single-threaded (asyncio), so a
-    list is enough; the record stage reads it."""
+    list is enough; `listener` (the record stage) hears each event as it is added, so a
+    run stopped half-way still has its messages on disk."""
 
     events: list[Event] = field(default_factory=list)
+    listener: Callable[[Event], None] | None = None
 
     def add(
-        self, sender: str, recipient: str, kind: EventKind, payload: Mapping[str, Any]
+        self,
+        sender: str,
+        recipient: str,
+        kind: EventKind,
+        payload: Mapping[str, Any],
+        task: str | None = None,
     ) -> Event:
-        event = Event(time.time(), sender, recipient, kind, dict(payload))
+        event = Event(
+            len(self.events) + 1,
+            time.time(),
+            task or sender,
+            sender,
+            recipient,
+            kind,
+            dict(payload),
+        )
         self.events.append(event)
+        if self.listener is not None:
+            self.listener(event)
         return event
 
 
