@@ -45,6 +45,9 @@ def request_hash(
         "output_schema": request.output_schema,
         "tools": list(tools),
     }
+    if request.history or request.tools:  # a tool-use turn: the whole conversation so far
+        identity["history"] = list(request.history)
+        identity["tool_specs"] = list(request.tools)
     if escalate:
         identity["escalate"] = list(escalate)
     canonical = json.dumps(identity, sort_keys=True, ensure_ascii=False, separators=(",", ":"))
@@ -58,6 +61,8 @@ class CachedAnswer:
     model: str
     usage: Usage
     created_at: float
+    stop_reason: str | None = None
+    content: tuple[dict[str, Any], ...] = ()  # a tool-use turn's blocks, to replay its calls
 
 
 @dataclass(frozen=True)
@@ -94,11 +99,22 @@ class ResponseCache:
                 raw["model"],
                 Usage(**raw["usage"]),
                 raw["created_at"],
+                raw.get("stop_reason"),
+                tuple(raw.get("content") or ()),
             )
         except (KeyError, TypeError):
             return None  # an entry from an incompatible version: a miss, not a crash
 
-    def put(self, key: str, text: str, document: Any, model: str, usage: Usage) -> None:
+    def put(
+        self,
+        key: str,
+        text: str,
+        document: Any,
+        model: str,
+        usage: Usage,
+        stop_reason: str | None = None,
+        content: tuple[Any, ...] = (),
+    ) -> None:
         if not self.write:
             return
         entry = {
@@ -108,6 +124,9 @@ class ResponseCache:
             "usage": asdict(usage),
             "created_at": time.time(),
         }
+        if content:
+            entry["stop_reason"] = stop_reason
+            entry["content"] = [dict(block) for block in content]
         self._store().set(key, entry)
 
     def stats(self) -> CacheStats:

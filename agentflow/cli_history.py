@@ -14,11 +14,13 @@ import typer
 
 from agentflow.engine.summary import run_summary
 from agentflow.errors import AgentflowError
+from agentflow.history_messages import load_messages
 from agentflow.history_queries import list_runs, load_run
 from agentflow.history_queries import report as build_report
 from agentflow.history_routing import routing_report
 from agentflow.render.console import make_console
 from agentflow.render.history_view import render_report, render_runs, report_to_json, runs_to_json
+from agentflow.render.messages_view import messages_to_json, render_messages
 from agentflow.render.routing_view import render_routing, routing_to_json
 from agentflow.render.run_view import render_run
 
@@ -62,14 +64,30 @@ def runs_list(
 @runs_app.command("show")
 def runs_show(
     run_id: Annotated[str, typer.Argument(help="A run id, or a unique prefix of one.")],
+    messages: Annotated[
+        bool,
+        typer.Option(
+            "--messages",
+            help="Also show what agents and tools said: each task's conversation and the "
+            "traffic between agents (with --json: a `messages` list).",
+        ),
+    ] = False,
     as_json: JsonOption = False,
 ) -> None:
     """Show a recorded run: the tables printed at the end of the run, or its JSON summary."""
     run = load_run(run_id)
+    events = load_messages(run.run_id) if messages else []
     if as_json:
-        print(json.dumps(run_summary(run)))
-    else:
-        render_run(run, make_console())
+        summary = run_summary(run)
+        if messages:
+            summary["messages"] = messages_to_json(events)
+        print(json.dumps(summary))
+        return
+    console = make_console()
+    render_run(run, console)
+    if messages:
+        console.print()
+        render_messages(run, events, console)
 
 
 def report(

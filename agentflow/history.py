@@ -27,7 +27,9 @@ from typing import Any
 
 from agentflow.engine.recorder import Recorder
 from agentflow.engine.results import Attempt, RunResult, TaskResult
+from agentflow.history_messages import save_message
 from agentflow.record import state_dir
+from agentflow.tools.base import Event
 
 HISTORY_FILE = "history.db"
 BUSY_TIMEOUT_MS = 10_000  # a writer waits this long for another run's transaction to end
@@ -148,6 +150,32 @@ def m004_indexes(db: sqlite3.Connection) -> None:
 def m005_attempt_purpose(db: sqlite3.Connection) -> None:
     # An attempt either answers the task or, with routing.classifier, picks its tier.
     db.execute("ALTER TABLE attempts ADD COLUMN purpose TEXT NOT NULL DEFAULT 'answer'")
+
+
+@migration
+def m006_messages(db: sqlite3.Connection) -> None:
+    # What agents and tools said to each other (tools.base.Event); agentflow.history_messages.
+    db.execute(
+        """CREATE TABLE messages (
+            run_id TEXT NOT NULL REFERENCES runs(run_id) ON DELETE CASCADE,
+            seq INTEGER NOT NULL,
+            at REAL NOT NULL,
+            task_id TEXT NOT NULL,
+            sender TEXT NOT NULL,
+            recipient TEXT NOT NULL,
+            kind TEXT NOT NULL,
+            payload TEXT NOT NULL, -- JSON
+            PRIMARY KEY (run_id, seq)
+        )"""
+    )
+    db.execute("CREATE INDEX messages_run_task ON messages(run_id, task_id)")
+
+
+@migration
+def m007_task_turns(db: sqlite3.Connection) -> None:
+    # Tool-use loops: model turns and tool calls of each task's own conversation.
+    db.execute("ALTER TABLE tasks ADD COLUMN turns INTEGER NOT NULL DEFAULT 0")
+    db.execute("ALTER TABLE tasks ADD COLUMN tool_calls INTEGER NOT NULL DEFAULT 0")
 
 
 def _applied(db: sqlite3.Connection) -> set[str]:
@@ -297,6 +325,8 @@ def _task_row(run_id: str, task: TaskResult, position: int | None) -> dict[str, 
         "cost_usd": task.cost_usd,
         "saved_usd": task.saved_usd,
         **{f"saved_{name}": n for name, n in task.saved_usage.as_dict().items()},
+        "turns": task.turns,
+        "tool_calls": task.tool_calls,
     }
 
 
@@ -331,12 +361,22 @@ WHERE run_id = ?
 """
 
 
+def _stand_in_run(db: sqlite3.Connection, run_id: str, at: float) -> None:
+    """A placeholder run row if run_started never came; run_finished fills it in."""
+    db.execute(
+        "INSERT OR IGNORE INTO runs (run_id, workflow, status, started_at) "
+        "VALUES (?, '', 'running', ?)",
+        (run_id, at),
+    )
+
+
 class HistoryRecorder(Recorder):
     """Writes a run into the history database as it happens: one transaction per call.
 
-    Everything stored comes from RunResult / TaskResult / Attempt, which hold no secrets
-    (the API key never reaches them). A database error never sinks the run (the run folder
-    still has everything): it is kept in `errors` for the caller to report.
+    Everything stored comes from RunResult / TaskResult / Attempt and the run's Events,
+    which hold no secrets (the API key never reaches them). A database error never sinks
+    the run (the run folder still has everything): it is kept in `errors` for the caller
+    to report.
     """
 
     def __init__(self, path: Path | None = None, run_id: str | None = None) -> None:
@@ -347,7 +387,7 @@ class HistoryRecorder(Recorder):
         self._db: sqlite3.Connection | None = None
         self._lock = threading.Lock()
 
-    # The engine's three calls ------------------------------------------------------------
+    # The engine's calls -------------------------------------------------------------------
 
     def run_started(self, run: RunResult) -> None:
         self.run_id = run.run_id
@@ -361,17 +401,23 @@ class HistoryRecorder(Recorder):
         run_id = self.run_id
 
         def write(db: sqlite3.Connection) -> None:
-            # A stand-in row if run_started never came; run_finished fills it in.
-            db.execute(
-                "INSERT OR IGNORE INTO runs (run_id, workflow, status, started_at) "
-                "VALUES (?, '', 'running', ?)",
-                (run_id, task.started_at or time.time()),
-            )
+            _stand_in_run(db, run_id, task.started_at or time.time())
             self._save_task(db, run_id, task)
             # Keep the run's totals current, so a run killed mid-way still adds up. Summed
             # in SQL from what is stored: cheap, where re-adding the whole RunResult in
             # Python after every task would be quadratic in the number of tasks.
             db.execute(_LIVE_TOTALS, (run_id,))
+
+        self._write(write)
+
+    def message(self, event: Event) -> None:
+        if self.run_id is None:
+            return  # the engine sends messages only after run_started, which sets the id
+        run_id = self.run_id
+
+        def write(db: sqlite3.Connection) -> None:
+            _stand_in_run(db, run_id, event.at)
+            save_message(db, run_id, event)
 
         self._write(write)
 

@@ -247,6 +247,8 @@ def _task(row: sqlite3.Row, attempts: list[Attempt]) -> TaskResult:
         source=row["source"],
         saved_usage=_usage(row, SAVED_COLUMNS),
         saved_usd=row["saved_usd"],
+        turns=row["turns"],
+        tool_calls=row["tool_calls"],
     )
 
 

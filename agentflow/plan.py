@@ -35,6 +35,7 @@ from agentflow.tokens import (
     estimate_tokens_batch,
     raw_token_count,
 )
+from agentflow.tools.selection import max_turns, select_tools
 
 EXPECTED_OUTPUT_FRACTION = 0.5
 BASE_LATENCY_SECONDS = 1.5
@@ -69,6 +70,8 @@ class PlannedTask:
     est_seconds: float
     remaining_seconds: float  # longest path from this task to the end, itself included
     budget_covered: bool
+    tools: tuple[str, ...] = ()  # the tools of its tool-use loop; empty: one call, no loop
+    max_turns: int = 1  # turns of that loop at most
 
 
 @dataclass(frozen=True)
@@ -242,7 +245,13 @@ def _draft(
         for m in chain or _candidates(workflow, choice, model_id, prices)
     )
     expected = _expected_usage(agent, model_id, prices, est_in, est_out, cached_prefixes)
+    tools = select_tools(workflow, task, agent).tools
+    # A loop's worst case is every turn at the first turn's size (a lower bound: turns
+    # grow with tool results); the run reserves each turn's real worst case before it.
+    turns = max_turns(workflow, task, agent) if tools else 1
     return {
+        "tools": tools,
+        "max_turns": turns,
         "id": task.id,
         "needs": task.needs,
         "agent": agent.name if agent else None,
@@ -263,8 +272,8 @@ def _draft(
         "est_cache_write_tokens": expected.cache_creation_input_tokens,
         "est_cache_read_tokens": expected.cache_read_input_tokens,
         "max_cost_per_attempt_usd": per_attempt,
-        "max_cost_usd": per_attempt * attempts + _classifier_worst(choice, max_in, prices),
-        "max_tokens_total": (max_in + max_out) * attempts * max(1, len(chain)),
+        "max_cost_usd": per_attempt * attempts * turns + _classifier_worst(choice, max_in, prices),
+        "max_tokens_total": (max_in + max_out) * attempts * max(1, len(chain)) * turns,
         "est_seconds": BASE_LATENCY_SECONDS + est_out / TOKENS_PER_SECOND.get(price.tier, 80.0),
     }
 

@@ -1,7 +1,8 @@
 """The record stage: what a run leaves on disk, written as it happens so nothing is lost.
 
 `.agentflow/runs/RUN_ID/ID.md` for each finished task's output (plus `ID.json` for a
-structured output) and `summary.json` for the run. The state folder is `.agentflow` in
+structured output), `summary.json` for the run, and `messages.jsonl` (one line per message
+between agents and tools, only for runs that had any). The state folder is `.agentflow` in
 the current directory, or $AGENTFLOW_HOME.
 """
 
@@ -12,11 +13,14 @@ import os
 import secrets
 import time
 from pathlib import Path
+from typing import Any
 
 from agentflow.engine.results import RunResult, TaskResult
 from agentflow.engine.summary import run_summary
+from agentflow.tools.base import Event
 
 HOME_ENV = "AGENTFLOW_HOME"
+MESSAGES_FILE = "messages.jsonl"
 
 
 def state_dir() -> Path:
@@ -31,6 +35,19 @@ def _write_atomic(path: Path, text: str) -> None:
     temporary = path.with_suffix(path.suffix + ".tmp")
     temporary.write_text(text, encoding="utf-8")
     temporary.replace(path)
+
+
+def message_json(event: Event) -> dict[str, Any]:
+    """One message as `messages.jsonl` and `runs show --messages --json` give it."""
+    return {
+        "seq": event.seq,
+        "at": event.at,
+        "task": event.task,
+        "from": event.sender,
+        "to": event.recipient,
+        "type": event.kind,
+        "payload": dict(event.payload),
+    }
 
 
 class RunFolder:
@@ -50,6 +67,13 @@ class RunFolder:
                 self.path / f"{task.id}.json",
                 json.dumps(task.document, indent=2, ensure_ascii=False),
             )
+
+    def message(self, event: Event) -> None:
+        # Appended as it happens, so a run stopped half-way keeps what was said; the file
+        # appears with the first message. default=str: see history_messages.message_row.
+        line = json.dumps(message_json(event), ensure_ascii=False, default=str)
+        with (self.path / MESSAGES_FILE).open("a", encoding="utf-8") as file:
+            file.write(line + "\n")
 
     def run_finished(self, run: RunResult) -> None:
         summary = run_summary(run)

@@ -9,8 +9,11 @@ rather reserve a little too much than overspend. The encoding comes from the
 
 from __future__ import annotations
 
+import json
 import math
+from collections.abc import Sequence
 from functools import lru_cache
+from typing import Any
 
 import tiktoken
 
@@ -51,3 +54,20 @@ def estimate_tokens_batch(texts: list[str]) -> list[int]:
     tiktoken's own batch call is slower here: its thread pool costs more than it saves."""
     encode = _encoding().encode_ordinary
     return [math.ceil(len(encode(text)) * SAFETY_MARGIN) for text in texts]
+
+
+# What offering tools adds to a request beyond their definitions: the API's own tool-use
+# system prompt (a few hundred tokens, by model); rounded up.
+TOOL_USE_OVERHEAD_TOKENS = 500
+
+
+def conversation_tokens(history: Sequence[Any], tools: Sequence[Any]) -> int:
+    """A safe estimate of what a tool-use conversation adds to a request: the turns after
+    the first message, and the tool definitions."""
+    extra = 0
+    if tools:
+        extra += estimate_tokens(json.dumps(list(tools), sort_keys=True)) + TOOL_USE_OVERHEAD_TOKENS
+    if history:
+        text = json.dumps(list(history), sort_keys=True, ensure_ascii=False)
+        extra += math.ceil(len(_encoding().encode_ordinary(text)) * SAFETY_MARGIN)
+    return extra

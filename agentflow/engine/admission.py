@@ -14,6 +14,7 @@ from typing import Any, Literal
 
 from agentflow.cache import ResponseCache, request_hash
 from agentflow.engine.budget import Budget, Cost, Reservation
+from agentflow.engine.collaboration import Collaboration
 from agentflow.engine.results import PriorOutput, TaskResult
 from agentflow.models import PriceTable
 from agentflow.plan import Plan
@@ -21,7 +22,7 @@ from agentflow.providers.base import ModelRequest
 from agentflow.routing.classifier import CLASSIFY_RETRIES, classifier_request
 from agentflow.spec.agents import AgentCatalog
 from agentflow.spec.templates import RenderContext, render_template
-from agentflow.tokens import estimate_request_tokens, raw_token_count
+from agentflow.tokens import conversation_tokens, estimate_request_tokens, raw_token_count
 
 DecisionKind = Literal["start", "answered", "wait_budget", "wait_warm", "over_budget"]
 
@@ -56,8 +57,10 @@ class Admission:
         budget: Budget,
         cache: ResponseCache | None,
         settings: AdmissionSettings,
+        collab: Collaboration | None = None,
     ) -> None:
         self.plan, self.catalog, self.prices = plan, catalog, prices
+        self.collab = collab
         self.budget, self.cache, self.settings = budget, cache, settings
         self.warm: set[str] = set()  # prefixes whose first request has been answered
         self.warming: set[str] = set()  # prefixes whose first request is in flight
@@ -73,16 +76,25 @@ class Admission:
             task_id=tid,
             model=planned.model,
             system=system,
-            prompt=render_template(
-                spec.prompt, RenderContext(self.plan.inputs, outputs, documents)
-            ),
+            prompt=render_template(spec.prompt, self._context(outputs, documents)),
             max_tokens=planned.max_output_tokens,
             timeout=self.settings.timeout or planned.timeout,
             output_schema=spec.output_schema,
-            cache_system=self._worth_caching(planned.model, system),
+            cache_system=self.worth_caching(planned.model, system),
         )
 
-    def _worth_caching(self, model: str, system: str) -> bool:
+    def _context(self, outputs: Mapping[str, str], documents: Mapping[str, Any]) -> RenderContext:
+        if self.collab is None:
+            return RenderContext(self.plan.inputs, outputs, documents)
+        return RenderContext(
+            self.plan.inputs,
+            outputs,
+            documents,
+            state=self.collab.state.snapshot(),
+            messages=self.collab.bus.rendered(),
+        )
+
+    def worth_caching(self, model: str, system: str) -> bool:
         """A breakpoint after the system prompt pays once it reaches the model's minimum
         cacheable length: shorter prefixes are never cached by the API."""
         if not self.settings.prompt_cache or not system:
@@ -96,6 +108,8 @@ class Admission:
         tokens_in = input_tokens
         if tokens_in is None:
             tokens_in = estimate_request_tokens(request.system, [request.prompt])
+            if request.history or request.tools:
+                tokens_in += conversation_tokens(request.history, request.tools)
         usd = 0.0
         for model in models or (request.model,):
             usd += tokens_in * self.prices.worst_input_rate(model)
@@ -110,7 +124,10 @@ class Admission:
         classifier = self.classifier_for(task.id)
         variant = chain or ((f"classifier:{classifier}",) if classifier else ())
         task.request_hash = request_hash(self.settings.provider, request, escalate=variant)
-        if self._answer_from_prior(task) or self._answer_from_cache(task):
+        # A task with tools is never answered whole: its tools must run again (they set
+        # state, notify, read files), and its turns are answered from the cache one by one.
+        loops = bool(self.plan.tasks[task.id].tools)
+        if not loops and (self._answer_from_prior(task) or self._answer_from_cache(task)):
             return Decision("answered")
         prefix = _prefix_key(request) if request.cache_system else None
         if prefix is not None and prefix not in self.warm and prefix in self.warming:

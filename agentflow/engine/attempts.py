@@ -30,6 +30,7 @@ class Outcome:
     document: Any = None
     error: str | None = None
     error_kind: str | None = None
+    response: ModelResponse | None = None  # the accepted answer, as the provider gave it
 
 
 def parse_structured(text: str, schema: Mapping[str, Any]) -> Any:
@@ -82,7 +83,8 @@ async def run_attempts(
         try:
             async with limiter.slot():
                 response = await _one_call(provider, request)
-            if request.output_schema is not None:
+            # A turn that calls tools is not the answer yet: the schema judges the last one.
+            if request.output_schema is not None and response.stop_reason != "tool_use":
                 document = parse_structured(response.text, request.output_schema)
             problem = accept(response, document) if accept is not None else None
             if problem is not None:
@@ -110,7 +112,9 @@ async def run_attempts(
         attempts.append(attempt)
         await _notify(on_attempt, attempt)
         await limiter.on_success()
-        return Outcome(True, tuple(attempts), text=response.text, document=document)
+        return Outcome(
+            True, tuple(attempts), text=response.text, document=document, response=response
+        )
 
 
 async def _one_call(provider: Provider, request: ModelRequest) -> ModelResponse:

@@ -58,6 +58,8 @@ class TaskResult:
     source: Literal["api", "cache", "resume"] | None = None  # where the output came from
     saved_usage: Usage = field(default_factory=Usage)  # tokens a cache hit or resume avoided
     saved_usd: float = 0.0  # what that would have cost
+    turns: int = 0  # model turns of a tool-use loop (0: a single call)
+    tool_calls: int = 0  # tools the task's own conversation called
 
     @property
     def usage(self) -> Usage:

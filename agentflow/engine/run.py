@@ -14,6 +14,7 @@ from typing import Any
 from agentflow.cache import ResponseCache
 from agentflow.engine.admission import Admission, AdmissionSettings, Decision
 from agentflow.engine.budget import Budget
+from agentflow.engine.collaboration import Collaboration
 from agentflow.engine.limiter import AdaptiveLimiter
 from agentflow.engine.recorder import Recorder
 from agentflow.engine.results import FINISHED_OK, PriorOutput, RunResult, TaskResult
@@ -23,6 +24,8 @@ from agentflow.models import PriceTable
 from agentflow.plan import Plan
 from agentflow.providers.base import Provider
 from agentflow.spec.agents import AgentCatalog
+from agentflow.tools.base import Event
+from agentflow.tools.files import Workspace
 
 
 @dataclass(frozen=True)
@@ -66,8 +69,11 @@ class _Run:
         listener: Listener,
         control: RunControl,
         result: RunResult,
+        collab: Collaboration,
     ) -> None:
         self.plan, self.provider, self.prices, self.options = plan, provider, prices, options
+        self.collab = collab
+        collab.log.listener = self._on_event
         self.admission, self.budget = admission, admission.budget
         self.recorder, self.listener, self.control, self.result = (
             recorder,
@@ -86,6 +92,7 @@ class _Run:
             options.retry_base_delay,
             options.exact_count,
             listener,
+            collab,
         )
         self.outputs: dict[str, str] = {}
         self.documents: dict[str, Any] = {}
@@ -97,6 +104,7 @@ class _Run:
         )
         self.waiting_for_budget: list[str] = []
         self.waiting_for_warmup: dict[str, list[str]] = {}
+        self.waiting_for_state: dict[str, list[str]] = {}  # state key -> tasks (waits_for)
         self.failed_fast = False
         # Set when a task parked for a prompt-cache warm-up may start: wakes the loop
         # without waiting for some task to finish.
@@ -112,6 +120,9 @@ class _Run:
                 if not running and self.waiting_for_budget:
                     self._requeue(self.waiting_for_budget)  # nothing left to release: decide
                     self._start_ready(running)
+                if not running and self.waiting_for_state:
+                    self._never_set()  # nothing left running could set the keys
+                    continue
                 if not running:
                     break
                 done, _ = await asyncio.wait(
@@ -139,6 +150,12 @@ class _Run:
             if tid is None:
                 return
             task = self.result.tasks[tid]
+            unset = [
+                k for k in self.plan.workflow.tasks[tid].waits_for if not self.collab.state.has(k)
+            ]
+            if unset:
+                self.waiting_for_state.setdefault(unset[0], []).append(tid)
+                continue
             decision = self.admission.admit(task, self.outputs, self.documents)
             if decision.kind == "answered":
                 task.started_at = task.ended_at = time.time()
@@ -153,6 +170,26 @@ class _Run:
                 self._finished(tid)
             else:
                 running[asyncio.create_task(self._task(task, decision), name=tid)] = tid
+
+    def _on_event(self, event: Event) -> None:
+        self.recorder.message(event)
+        if event.kind == "state":
+            waiting = self.waiting_for_state.pop(str(event.payload.get("key")), [])
+            if waiting:
+                self._requeue(waiting)  # re-checked: a task may wait for several keys
+                self.wake.set()
+
+    def _never_set(self) -> None:
+        for key, tids in list(self.waiting_for_state.items()):
+            for tid in tids:
+                task = self.result.tasks[tid]
+                task.status, task.ended_at = "failed", time.time()
+                task.error = (
+                    f"waits_for state.{key}, which no task set (the tasks that declare "
+                    f"`sets: [{key}]` ended without calling set_state for it)"
+                )
+                self._finished(tid)
+        self.waiting_for_state.clear()
 
     def _requeue(self, tids: list[str]) -> None:
         for tid in tids:
@@ -269,7 +306,8 @@ async def execute(
     settings = AdmissionSettings(
         provider.name, options.timeout, options.retries, options.prompt_cache, options.prior
     )
-    admission = Admission(plan, catalog, prices, budget, cache, settings)
+    collab = Collaboration.start(Workspace(plan.workflow.workspace), catalog, plan.workflow.ask)
+    admission = Admission(plan, catalog, prices, budget, cache, settings, collab)
     control = control or RunControl()
     state = _Run(
         plan,
@@ -281,6 +319,7 @@ async def execute(
         listener or (lambda task: None),
         control,
         result,
+        collab,
     )
     recorder.run_started(result)
     await state.run()

@@ -17,6 +17,8 @@ def task_summary(task: TaskResult) -> dict[str, Any]:
         "agent": task.agent,
         "model": task.model,
         "attempts": task.requests,
+        "turns": task.turns,
+        "tool_calls": task.tool_calls,
         "output": task.output,
         "error": task.error,
         "usage": task.usage.as_dict(),

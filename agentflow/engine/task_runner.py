@@ -11,8 +11,16 @@ from typing import Any
 
 from agentflow.cache import request_hash
 from agentflow.engine.admission import Admission, Decision
-from agentflow.engine.attempts import run_attempts
+from agentflow.engine.attempts import Outcome, run_attempts
 from agentflow.engine.budget import Cost, Reservation
+from agentflow.engine.collaboration import (
+    Collaboration,
+    Desk,
+    DeskSettings,
+    TaskTurns,
+    key_examples,
+)
+from agentflow.engine.conversation import Conversation, Speaker, TurnSettings
 from agentflow.engine.limiter import AdaptiveLimiter
 from agentflow.engine.results import Attempt, TaskResult
 from agentflow.engine.retry import RetryPolicy
@@ -22,6 +30,8 @@ from agentflow.providers.base import ModelRequest, ModelResponse, Provider, Prov
 from agentflow.routing.checks import answer_problem
 from agentflow.routing.classifier import CLASSIFY_RETRIES
 from agentflow.tokens import estimate_request_tokens
+from agentflow.tools.base import ToolContext
+from agentflow.tools.selection import subscriptions
 
 
 class TaskRunner:
@@ -36,7 +46,9 @@ class TaskRunner:
         retry_base_delay: float,
         exact_count: bool,
         listener: Callable[[TaskResult], None],
+        collab: Collaboration | None = None,
     ) -> None:
+        self.collab = collab
         self.plan, self.provider, self.prices = plan, provider, prices
         self.admission, self.budget, self.limiter, self.rng = (
             admission,
@@ -101,6 +113,15 @@ class TaskRunner:
                 retry_invalid_output=last,
             )
             task.model = model
+            if self.plan.tasks[task.id].tools:
+                # A failed check moves up the chain; the next model's turns are reserved
+                # turn by turn, so the budget is checked there.
+                outcome = await self._converse(
+                    task, attempt_request, decision, accept if gated else None
+                )
+                if outcome.ok or outcome.error_kind != "invalid_output" or last:
+                    break
+                continue
             outcome = await run_attempts(
                 self.provider,
                 attempt_request,
@@ -123,10 +144,16 @@ class TaskRunner:
         assert outcome is not None
         task.ended_at = time.time()
         if not outcome.ok:
-            task.status, task.error = "failed", outcome.error
+            task.status = "budget" if outcome.error_kind == "budget" else "failed"
+            task.error = outcome.error
             return
         task.status, task.output, task.document = "succeeded", outcome.text, outcome.document
         task.source = "api"
+        if self.plan.tasks[task.id].tools:
+            # Answered turn by turn (each turn is cached on its own).
+            if not any(a.ok for a in task.attempts):
+                task.status, task.source = "cached", "cache"
+            return
         if self.admission.cache is not None and task.request_hash is not None:
             self.admission.cache.put(
                 task.request_hash,
@@ -138,8 +165,74 @@ class TaskRunner:
 
     def _charge(self, task: TaskResult, reservation: Reservation, attempt: Attempt) -> None:
         self.budget.charge(reservation, Cost(attempt.cost_usd, attempt.usage.total_tokens))
-        task.attempts.append(attempt)
+        # Numbered here: sub-calls run side by side, so numbers cannot be handed out ahead.
+        task.attempts.append(replace(attempt, number=len(task.attempts) + 1))
         self.listener(task)
+
+    async def _converse(
+        self,
+        task: TaskResult,
+        request: ModelRequest,
+        decision: Decision,
+        accept: Callable[[ModelResponse, Any], str | None] | None,
+    ) -> Outcome:
+        """A task that has tools: the tool-use loop, with its sub-calls charged to it."""
+        assert self.collab is not None and decision.reservation is not None
+        planned, spec = self.plan.tasks[task.id], self.plan.workflow.tasks[task.id]
+        conversation = Conversation(
+            self.provider,
+            self.prices,
+            self.limiter,
+            self.rng,
+            self.admission.cache,
+            self.admission.worst_attempt,
+            lambda reservation, attempt: self._charge(task, reservation, attempt),
+        )
+        settings = self.admission.settings
+        desk = Desk(
+            self.collab,
+            conversation,
+            self.prices,
+            self.budget,
+            DeskSettings(
+                decision.attempts,
+                self.retry_base_delay,
+                settings.prompt_cache,
+                self.admission.worth_caching,
+            ),
+            task.id,
+            request,
+        )
+        state_keys, topics = subscriptions(spec)
+        reads = [*spec.waits_for, *state_keys]
+        collab = self.collab
+        collab.state.subscribe(task.id, state_keys)
+        collab.bus.subscribe(task.id, topics)
+
+        def notes() -> list[str]:
+            return collab.state.take_notes(task.id) + collab.bus.take_notes(task.id)
+
+        talk = await conversation.run(
+            request,
+            Speaker(task.id, task.id, planned.agent),
+            TurnSettings(
+                tools=desk.tools(planned.tools, key_examples(spec.sets, reads)),
+                max_turns=planned.max_turns,
+                attempts=decision.attempts,
+                retry_base_delay=self.retry_base_delay,
+                prompt_cache=settings.prompt_cache,
+                accept=accept,
+                notes=notes,
+            ),
+            TaskTurns(self.budget, decision.reservation),
+            ToolContext(task.id, planned.agent, collab.log, 0, task.id),
+        )
+        task.turns += talk.turns
+        task.tool_calls += talk.tool_calls
+        task.saved_usage = task.saved_usage + talk.saved_usage
+        task.saved_usd += talk.saved_usd
+        assert talk.outcome is not None
+        return talk.outcome
 
     async def _classify(
         self,

@@ -87,8 +87,10 @@ class AnthropicProvider:
         params: dict[str, Any] = {
             "model": request.model,
             "max_tokens": request.max_tokens,
-            "messages": [{"role": "user", "content": request.prompt}],
+            "messages": _messages(request),
         }
+        if request.tools:
+            params["tools"] = [dict(tool) for tool in request.tools]
         if request.system:
             block: dict[str, Any] = {"type": "text", "text": request.system}
             if request.cache_system:
@@ -219,6 +221,26 @@ def retry_after(headers: Mapping[str, str]) -> float | None:
     return max(when.timestamp() - time.time(), 0.0)
 
 
+def _messages(request: ModelRequest) -> list[dict[str, Any]]:
+    messages = request.messages()
+    if request.cache_history and len(messages) > 1:
+        # Breakpoints at the end of this turn's conversation (written now, read by the next
+        # turn) and at the end of the previous turn's (read now): turn after turn, only
+        # the newest exchange is paid at the full input rate.
+        for index in (len(messages) - 1, len(messages) - 3):
+            if index >= 0:
+                messages[index] = _with_breakpoint(messages[index])
+    return messages
+
+
+def _with_breakpoint(message: dict[str, Any]) -> dict[str, Any]:
+    content = message["content"]
+    blocks = [{"type": "text", "text": content}] if isinstance(content, str) else content
+    blocks = [dict(block) for block in blocks]
+    blocks[-1]["cache_control"] = {"type": "ephemeral"}
+    return {**message, "content": blocks}
+
+
 def _usage(usage: Any) -> Usage:
     return Usage(
         input_tokens=usage.input_tokens or 0,
@@ -236,7 +258,28 @@ def _response(message: Any, request: ModelRequest, request_id: str | None) -> Mo
         model=getattr(message, "model", None) or request.model,
         stop_reason=message.stop_reason,
         request_id=request_id,
+        content=_blocks(block.model_dump(exclude_none=True) for block in message.content),
     )
+
+
+def _blocks(blocks: Any) -> tuple[dict[str, Any], ...]:
+    """Text and tool_use blocks as they go back into the next turn (citations and other
+    response-only fields dropped: the API refuses some of them in a request)."""
+    kept: list[dict[str, Any]] = []
+    for block in blocks:
+        kind = block.get("type")
+        if kind == "text" and block.get("text"):  # the API refuses empty text blocks
+            kept.append({"type": "text", "text": block.get("text", "")})
+        elif kind == "tool_use":
+            kept.append(
+                {
+                    "type": "tool_use",
+                    "id": block.get("id"),
+                    "name": block.get("name"),
+                    "input": block.get("input") or {},
+                }
+            )
+    return tuple(kept)
 
 
 def _response_from_json(
@@ -257,4 +300,5 @@ def _response_from_json(
         model=body.get("model") or request.model,
         stop_reason=body.get("stop_reason"),
         request_id=request_id,
+        content=_blocks(body.get("content") or []),
     )

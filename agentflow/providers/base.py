@@ -38,6 +38,15 @@ class ModelRequest:
     timeout: float  # seconds for this one attempt
     output_schema: Mapping[str, Any] | None = None
     cache_system: bool = False  # put a prompt-cache breakpoint after the system prompt
+    # A tool-use conversation: the turns after the first user message (the prompt), in the
+    # Messages API's form, and the tools on offer (API tool definitions).
+    history: tuple[Mapping[str, Any], ...] = ()
+    tools: tuple[Mapping[str, Any], ...] = ()
+    cache_history: bool = False  # a prompt-cache breakpoint at the end of the conversation
+
+    def messages(self) -> list[dict[str, Any]]:
+        """The request's messages in the Messages API's form."""
+        return [{"role": "user", "content": self.prompt}, *(dict(m) for m in self.history)]
 
 
 @dataclass(frozen=True)
@@ -47,6 +56,10 @@ class ModelResponse:
     model: str
     stop_reason: str | None = None
     request_id: str | None = None
+    content: tuple[Mapping[str, Any], ...] = ()  # the raw blocks (text, tool_use), as sent
+
+    def tool_uses(self) -> list[Mapping[str, Any]]:
+        return [block for block in self.content if block.get("type") == "tool_use"]
 
 
 class ProviderError(Exception):

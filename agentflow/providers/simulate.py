@@ -82,12 +82,16 @@ class SimulateProvider:
 
     async def complete(self, request: ModelRequest) -> ModelResponse:
         digest = self._digest(request)
-        if request.output_schema is not None:
+        content: tuple[dict[str, Any], ...] = ()
+        calls = _tool_calls(request)
+        if calls:
+            text, stop_reason, content = "", "tool_use", calls
+        elif request.output_schema is not None:
             text = json.dumps(minimal_instance(request.output_schema, request.task_id))
             stop_reason = "end_turn"
         else:
             text, stop_reason = _prose(request, digest)
-        output_tokens = raw_token_count(text)
+        output_tokens = raw_token_count(text or json.dumps(content))
 
         latency = self._call_latency(digest, output_tokens)
         if latency > request.timeout:
@@ -104,10 +108,12 @@ class SimulateProvider:
         usage = self._usage(request, output_tokens)
         await asyncio.sleep(latency)
         request_id = f"sim_{digest:016x}"
-        return ModelResponse(text, usage, request.model, stop_reason, request_id)
+        if not content and text:
+            content = ({"type": "text", "text": text},)
+        return ModelResponse(text, usage, request.model, stop_reason, request_id, content)
 
     async def count_tokens(self, request: ModelRequest) -> int:
-        return raw_token_count(request.system) + raw_token_count(request.prompt)
+        return raw_token_count(request.system) + _conversation_tokens(request)
 
     async def aclose(self) -> None:
         return None
@@ -119,6 +125,7 @@ class SimulateProvider:
             request.model,
             request.system,
             request.prompt,
+            json.dumps([request.history, request.tools], sort_keys=True, default=str),
             str(request.max_tokens),
             json.dumps(request.output_schema, sort_keys=True, default=str),
         ]
@@ -141,7 +148,7 @@ class SimulateProvider:
 
     def _usage(self, request: ModelRequest, output_tokens: int) -> Usage:
         system_tokens = raw_token_count(request.system)
-        prompt_tokens = raw_token_count(request.prompt)
+        prompt_tokens = _conversation_tokens(request)
         if not request.cache_system or system_tokens < MIN_CACHE_TOKENS:
             return Usage(system_tokens + prompt_tokens, output_tokens)
         key = (request.model, request.system)
@@ -151,6 +158,30 @@ class SimulateProvider:
         return Usage(prompt_tokens, output_tokens, cache_creation_input_tokens=system_tokens)
 
 
+def _conversation_tokens(request: ModelRequest) -> int:
+    tokens = raw_token_count(request.prompt)
+    if request.history or request.tools:
+        tokens += raw_token_count(json.dumps([request.history, request.tools], sort_keys=True))
+    return tokens
+
+
+def _tool_calls(request: ModelRequest) -> tuple[dict[str, Any], ...]:
+    """The simulated model's tool use: on its first turn it calls every tool on offer once,
+    with inputs built from each tool's input schema (an `enum` or `examples` value first,
+    so an ask_agent call names a real agent); once it has results, it answers."""
+    if not request.tools or request.history:
+        return ()
+    return tuple(
+        {
+            "type": "tool_use",
+            "id": f"toolu_sim_{index}",
+            "name": tool["name"],
+            "input": minimal_instance(tool.get("input_schema", {}), tool["name"]),
+        }
+        for index, tool in enumerate(request.tools, start=1)
+    )
+
+
 def _prose(request: ModelRequest, digest: int) -> tuple[str, str]:
     """A few sentences about the request, cut to fit max_tokens; returns (text, stop_reason)."""
     words = request.prompt.split()
@@ -158,6 +189,7 @@ def _prose(request: ModelRequest, digest: int) -> tuple[str, str]:
     sentences = [f"Simulated answer for task {request.task_id} ({request.model})."]
     if opening:
         sentences.append(f'The request began: "{opening}".')
+    sentences += _tool_result_sentences(request)
     count = 2 + digest % 5
     sentences += [_FILLER[(digest >> (4 * i)) % len(_FILLER)] for i in range(count)]
 
@@ -172,6 +204,27 @@ def _prose(request: ModelRequest, digest: int) -> tuple[str, str]:
     if not text:  # not even the first sentence fits: cut it token by token
         text = _first_tokens(sentences[0], request.max_tokens)
     return text, "max_tokens"
+
+
+def _tool_result_sentences(request: ModelRequest) -> list[str]:
+    """One sentence per tool result seen, so a simulated answer shows what it was told."""
+    names = {
+        block.get("id"): block.get("name")
+        for message in request.history
+        if message.get("role") == "assistant"
+        for block in message.get("content") or ()
+        if isinstance(block, Mapping) and block.get("type") == "tool_use"
+    }
+    sentences = []
+    for message in request.history:
+        for block in message.get("content") or ():
+            if isinstance(block, Mapping) and block.get("type") == "tool_result":
+                content = str(block.get("content", ""))
+                first = content.strip().splitlines()[0][:120] if content.strip() else ""
+                error = " (error)" if block.get("is_error") else ""
+                name = names.get(block.get("tool_use_id"), "tool")
+                sentences.append(f'{name}{error}: "{first}".')
+    return sentences
 
 
 def _first_tokens(text: str, limit: int) -> str:
@@ -199,6 +252,8 @@ def minimal_instance(schema: Any, label: str = "", root: Any = None, depth: int 
         return schema["const"]
     if schema.get("enum"):
         return schema["enum"][0]
+    if isinstance(schema.get("examples"), list) and schema["examples"]:
+        return schema["examples"][0]
     for key in ("anyOf", "oneOf"):
         if schema.get(key):
             return minimal_instance(schema[key][0], label, root, depth + 1)

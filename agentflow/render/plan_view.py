@@ -30,6 +30,8 @@ def plan_to_json(plan: Plan) -> dict[str, Any]:
                 "model_reason": t.model_reason,
                 "tier": t.tier,
                 "escalate": list(t.escalate),
+                "tools": list(t.tools),
+                "max_turns": t.max_turns,
                 "est_input_tokens": t.est_input_tokens,
                 "max_input_tokens": t.max_input_tokens,
                 "max_output_tokens": t.max_output_tokens,

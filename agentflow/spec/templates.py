@@ -1,4 +1,10 @@
-"""Prompt templates: `{{ inputs.NAME }}`, `{{ tasks.ID.output }}`, `{{ tasks.ID.json.FIELD }}`.
+"""Prompt templates: what a task's prompt may read when the task starts.
+
+- `{{ inputs.NAME }}`: an input of the run;
+- `{{ tasks.ID.output }}`, `{{ tasks.ID.json.FIELD }}`: an upstream task's answer;
+- `{{ state.KEY }}`: the run's shared state (a string as is, other values as compact
+  JSON, an unset key as nothing); KEY may contain dots;
+- `{{ messages.TOPIC }}`: every notification on TOPIC so far.
 
 Only expressions in our namespaces are templates. Anything else between braces (a
 Jinja or Go template the prompt talks about, say) is left as written, unless its
@@ -11,21 +17,21 @@ import difflib
 import json
 import re
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from functools import lru_cache
 from typing import Any, Literal
 
-NAMESPACES = ("inputs", "tasks")
+NAMESPACES = ("inputs", "tasks", "state", "messages")
 _EXPR = re.compile(r"\{\{\s*(.*?)\s*\}\}", re.DOTALL)
 _IDENT = re.compile(r"^[A-Za-z0-9_-]+$")
 
-RefKind = Literal["input", "output", "json"]
+RefKind = Literal["input", "output", "json", "state", "messages"]
 
 
 @dataclass(frozen=True)
 class TemplateRef:
     kind: RefKind
-    name: str  # input name or task id
+    name: str  # input name, task id, state key or topic
     field: tuple[str, ...] = ()  # for kind "json": the path inside the output
     start: int = 0  # offset of "{{" in the template
     end: int = 0
@@ -52,20 +58,28 @@ def _parse_expr(expr: str, start: int, end: int, text: str) -> TemplateRef | Tem
         if typo:
             return TemplateIssue(f"unknown template {text!r}", start, f"did you mean {typo!r}?")
         return None  # not ours: leave literal
+    malformed = TemplateIssue(f"malformed template {text!r}", start, _FORMS[head])
     if not all(_IDENT.match(p) for p in parts[1:]) or len(parts) < 2:
-        return TemplateIssue(f"malformed template {text!r}", start, _FORMS)
+        return malformed
+    if head in ("state", "messages"):  # a key or topic may itself contain dots
+        return TemplateRef(head, ".".join(parts[1:]), (), start, end, text)
     if head == "inputs":
         if len(parts) != 2:
-            return TemplateIssue(f"malformed template {text!r}", start, "use {{ inputs.NAME }}")
+            return malformed
         return TemplateRef("input", parts[1], (), start, end, text)
     if len(parts) == 3 and parts[2] == "output":
         return TemplateRef("output", parts[1], (), start, end, text)
     if len(parts) >= 4 and parts[2] == "json":
         return TemplateRef("json", parts[1], tuple(parts[3:]), start, end, text)
-    return TemplateIssue(f"malformed template {text!r}", start, _FORMS)
+    return malformed
 
 
-_FORMS = "use {{ tasks.ID.output }} or {{ tasks.ID.json.FIELD }}"
+_FORMS = {
+    "inputs": "use {{ inputs.NAME }}",
+    "tasks": "use {{ tasks.ID.output }} or {{ tasks.ID.json.FIELD }}",
+    "state": "use {{ state.KEY }}",
+    "messages": "use {{ messages.TOPIC }}",
+}
 
 
 @lru_cache(maxsize=32768)
@@ -98,16 +112,25 @@ def _as_text(value: Any) -> str:
     return value if isinstance(value, str) else json.dumps(value, ensure_ascii=False)
 
 
+def _state_text(value: Any) -> str:
+    if isinstance(value, str):
+        return value
+    return json.dumps(value, ensure_ascii=False, separators=(",", ":"))
+
+
 @dataclass(frozen=True)
 class RenderContext:
     inputs: Mapping[str, str]
     outputs: Mapping[str, str]  # task id -> output text
     documents: Mapping[str, Any]  # task id -> parsed JSON output (structured tasks)
+    state: Mapping[str, Any] = field(default_factory=dict)  # the shared state when rendered
+    messages: Mapping[str, str] = field(default_factory=dict)  # topic -> its rendered text
 
 
 def render_template(template: str, context: RenderContext) -> str:
     """Fill every reference. Validation has already proven the references exist;
-    a JSON field missing from an actual output renders as an empty string."""
+    a JSON field missing from an actual output, an unset state key and a topic with no
+    notifications render as an empty string."""
     refs, _ = parse_template(template)
     if not refs:
         return template
@@ -126,6 +149,10 @@ def _render_ref(ref: TemplateRef, context: RenderContext) -> str:
         return context.inputs.get(ref.name, "")
     if ref.kind == "output":
         return context.outputs.get(ref.name, "")
+    if ref.kind == "state":
+        return _state_text(context.state[ref.name]) if ref.name in context.state else ""
+    if ref.kind == "messages":
+        return context.messages.get(ref.name, "")
     try:
         return _as_text(_field_value(context.documents.get(ref.name), ref.field))
     except KeyError:

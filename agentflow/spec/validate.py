@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import difflib
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -11,12 +11,13 @@ import networkx as nx
 
 from agentflow.errors import Problem, has_errors
 from agentflow.models import PriceTable, unknown_model_problem
-from agentflow.routing.assign import AUTO_AGENT, assign_agents
+from agentflow.routing.assign import AUTO_AGENT, AgentPick, assign_agents
 from agentflow.routing.models import choose_model
 from agentflow.spec.agents import AgentCatalog, discover_agents
 from agentflow.spec.schema import schema_problems
 from agentflow.spec.templates import TemplateRef, parse_template
 from agentflow.spec.validate_routing import check_routing
+from agentflow.spec.validate_tools import check_tools
 from agentflow.spec.workflow import TaskSpec, Workflow, build_workflow
 from agentflow.spec.yamlpos import load_yaml, read_text_file
 
@@ -61,10 +62,12 @@ def validate_workflow(path: Path, prices: PriceTable) -> ValidatedWorkflow:
     problems += _check_references(workflow, catalog)
     problems += _check_graph(workflow)
     problems += _check_templates(workflow)
+    picks = assign_agents(workflow, catalog) if catalog.agents else {}
+    problems += check_tools(workflow, catalog, picks)
     routing_problems = check_routing(workflow, catalog, prices)
     problems += routing_problems
     if not has_errors(routing_problems):  # model choice needs well-formed routing
-        problems += _check_models(workflow, catalog, prices)
+        problems += _check_models(workflow, picks, prices)
     return ValidatedWorkflow(workflow, catalog, tuple(_in_file_order(problems, file)))
 
 
@@ -175,6 +178,8 @@ def _check_templates(workflow: Workflow) -> list[Problem]:
 def _ref_error(
     workflow: Workflow, graph: nx.DiGraph, task: TaskSpec, ref: TemplateRef
 ) -> tuple[str | None, str | None]:
+    if ref.kind in ("state", "messages"):
+        return None, None  # filled in while the run goes: any key or topic may exist
     if ref.kind == "input":
         if ref.name in workflow.inputs:
             return None, None
@@ -219,10 +224,11 @@ def _json_ref_error(source: TaskSpec, ref: TemplateRef) -> tuple[str | None, str
     return None, None
 
 
-def _check_models(workflow: Workflow, catalog: AgentCatalog, prices: PriceTable) -> list[Problem]:
+def _check_models(
+    workflow: Workflow, picks: Mapping[str, AgentPick], prices: PriceTable
+) -> list[Problem]:
     """Every model a task would start on is priced (escalate chains: check_routing)."""
     problems: list[Problem] = []
-    picks = assign_agents(workflow, catalog) if catalog.agents else {}
     for task in workflow.tasks.values():
         pick = picks.get(task.id)
         agent = pick.agent if pick else None

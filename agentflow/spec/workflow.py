@@ -16,6 +16,8 @@ DEFAULT_MAX_TOKENS = 1024
 DEFAULT_TIMEOUT = 120.0
 DEFAULT_RETRIES = 3
 DEFAULT_CONCURRENCY = 5
+DEFAULT_ASK_MAX_DEPTH = 2
+DEFAULT_ASK_TIMEOUT = 120.0
 
 
 @dataclass(frozen=True)
@@ -39,6 +41,8 @@ class Settings:
     timeout: float | None = None
     retries: int | None = None
     escalate: tuple[str, ...] | None = None  # models to try in order, cheapest first
+    tools: tuple[str, ...] | None = None  # as written; () = explicitly none (tools/selection.py)
+    max_turns: int | None = None  # turns of the tool-use loop at most
 
 
 @dataclass(frozen=True)
@@ -67,6 +71,9 @@ class TaskSpec:
     output_schema: Mapping[str, Any] | None = None
     description: str = ""
     checks: Checks | None = None
+    waits_for: tuple[str, ...] = ()  # state keys (the `state.` prefix stripped)
+    sets: tuple[str, ...] = ()  # state keys the task declares it sets
+    subscribe: tuple[str, ...] = ()  # as written: state.KEY, messages.TOPIC or NAME
 
 
 @dataclass(frozen=True)
@@ -88,6 +95,14 @@ class Budget:
 
 
 @dataclass(frozen=True)
+class AskSettings:
+    """`ask:`: limits of the ask_agent tool."""
+
+    max_depth: int = DEFAULT_ASK_MAX_DEPTH
+    timeout: float = DEFAULT_ASK_TIMEOUT
+
+
+@dataclass(frozen=True)
 class Workflow:
     path: Path
     name: str
@@ -99,11 +114,13 @@ class Workflow:
     concurrency: int
     budget: Budget
     tasks: Mapping[str, TaskSpec]  # in file order
+    workspace: Path  # absolute; the folder the file tools may read (may not exist: validate)
     source: LoadedYaml = field(repr=False, compare=False)
     # Edges run from a task to the tasks that need it; unknown needs are left out. Built
     # once here because validation, planning and running all walk it.
     graph: nx.DiGraph = field(repr=False, compare=False, default_factory=nx.DiGraph)
     routing: Routing = field(default_factory=Routing)
+    ask: AskSettings = field(default_factory=AskSettings)
 
     def position(self, path: YamlPath) -> tuple[int | None, int | None]:
         pos = self.source.position(path)
@@ -119,6 +136,8 @@ class Workflow:
             timeout=own.timeout or base.timeout or DEFAULT_TIMEOUT,
             retries=_first_set(own.retries, base.retries, DEFAULT_RETRIES),
             escalate=own.escalate or base.escalate,
+            tools=own.tools if own.tools is not None else base.tools,
+            max_turns=own.max_turns or base.max_turns,  # None: the agent's, else the default
         )
 
 
@@ -135,6 +154,8 @@ def _settings(raw: Mapping[str, Any]) -> Settings:
         timeout=float(timeout) if timeout is not None else None,
         retries=raw.get("retries"),
         escalate=tuple(raw["escalate"]) if raw.get("escalate") else None,
+        tools=tuple(raw["tools"]) if raw.get("tools") is not None else None,
+        max_turns=raw.get("max_turns"),
     )
 
 
@@ -195,6 +216,21 @@ def _agent_dirs(path: Path, raw: Any) -> tuple[tuple[Path, ...], bool]:
     return tuple((base / entry).resolve() for entry in entries), True
 
 
+def _workspace(path: Path, raw: str | None) -> Path:
+    base = path.parent
+    if raw is None:
+        return base.resolve()
+    return (base / Path(raw).expanduser()).resolve()  # an absolute path stays as it is
+
+
+def _ask(raw: Mapping[str, Any] | None) -> AskSettings:
+    raw = raw or {}
+    return AskSettings(
+        max_depth=raw.get("max_depth", DEFAULT_ASK_MAX_DEPTH),
+        timeout=float(raw.get("timeout", DEFAULT_ASK_TIMEOUT)),
+    )
+
+
 def build_workflow(path: Path, loaded: LoadedYaml) -> Workflow:
     """Build the typed workflow from data that already passed the JSON Schema."""
     data = loaded.data
@@ -209,6 +245,9 @@ def build_workflow(path: Path, loaded: LoadedYaml) -> Workflow:
             output_schema=raw.get("output_schema"),
             description=raw.get("description", ""),
             checks=_checks(raw.get("checks")),
+            waits_for=tuple(key.removeprefix("state.") for key in raw.get("waits_for", ())),
+            sets=tuple(raw.get("sets", ())),
+            subscribe=tuple(raw.get("subscribe", ())),
         )
     graph = nx.DiGraph()
     graph.add_nodes_from(tasks)
@@ -227,7 +266,9 @@ def build_workflow(path: Path, loaded: LoadedYaml) -> Workflow:
         concurrency=data.get("concurrency", DEFAULT_CONCURRENCY),
         budget=Budget(usd=budget.get("usd"), tokens=budget.get("tokens")),
         tasks=tasks,
+        workspace=_workspace(path, data.get("workspace")),
         source=loaded,
         graph=graph,
         routing=_routing(data.get("routing")),
+        ask=_ask(data.get("ask")),
     )

@@ -107,9 +107,15 @@ class EventLog:
 class ToolContext:
     """What a tool may know about the call: who asks, and the run's shared services."""
 
-    task_id: str
+    task_id: str  # the task the work is charged to
     agent: str | None
     log: EventLog
+    depth: int = 0  # 0 for a task's own conversation, +1 for each ask_agent sub-call
+    speaker: str = ""  # who is calling: the task id, or "agent:NAME" in a sub-call
+
+    @property
+    def caller(self) -> str:
+        return self.speaker or self.task_id
 
 
 class Tool(Protocol):

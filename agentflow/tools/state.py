@@ -91,6 +91,10 @@ class SharedState:
     def has(self, key: str) -> bool:
         return key in self._values
 
+    def snapshot(self) -> dict[str, Any]:
+        """Every key's current value (what `{{ state.KEY }}` reads when a task starts)."""
+        return dict(self._values)
+
     def get(self, key: str) -> Any:
         """The current value, or None when unset (use `has` to tell None from unset)."""
         return self._values.get(key)
@@ -159,6 +163,10 @@ class MessageBus:
     def messages(self, topic: str) -> list[tuple[str, str]]:
         """(sender, message) pairs of the topic, oldest first."""
         return list(self._topics.get(topic, []))
+
+    def rendered(self) -> dict[str, str]:
+        """Every topic so far, rendered (what `{{ messages.TOPIC }}` reads)."""
+        return {topic: self.render(topic) for topic in self._topics}
 
     def render(self, topic: str) -> str:
         """What `{{ messages.TOPIC }}` becomes: one `[sender] message` line each."""

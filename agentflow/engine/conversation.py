@@ -1,0 +1,304 @@
+"""The tool-use loop: call the model, run the tools it asks for, send the results back,
+until it answers (`end_turn`) or runs out of turns.
+
+Each turn is one `run_attempts` call: its own retries, usage, cost and budget
+reservation. Each turn is also cached on its own, keyed by the whole conversation so far:
+a re-run replays the tools (so shared state is set again and files are read afresh) and
+pays only for turns whose conversation changed.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import random
+from collections.abc import Awaitable, Callable, Mapping
+from dataclasses import dataclass, replace
+from typing import Any
+
+from agentflow.cache import ResponseCache, request_hash
+from agentflow.engine.attempts import Outcome, parse_structured, run_attempts
+from agentflow.engine.budget import Cost, Reservation
+from agentflow.engine.limiter import AdaptiveLimiter
+from agentflow.engine.results import Attempt
+from agentflow.engine.retry import RetryPolicy
+from agentflow.models import PriceTable, Usage
+from agentflow.providers.base import ModelRequest, ModelResponse, Provider, ProviderError
+from agentflow.tools.base import Tool, ToolCall, ToolContext, ToolResult
+
+# Every tool result (and note) is cut to this many characters before it goes back to the
+# model: one huge result would otherwise make every later turn expensive.
+MAX_RESULT_CHARS = 50_000
+
+
+@dataclass(frozen=True)
+class Speaker:
+    """Who holds a conversation: a task, or an agent answering an ask_agent request."""
+
+    task_id: str  # the task that pays
+    name: str  # the task id, or "agent:NAME"
+    agent: str | None
+    depth: int = 0
+
+
+@dataclass
+class Talk:
+    """What a conversation did (beyond the attempts, which are charged as they happen)."""
+
+    outcome: Outcome | None = None
+    turns: int = 0  # model turns, answered by the API or by the cache
+    tool_calls: int = 0
+    cached_turns: int = 0
+    saved_usage: Usage = Usage()
+    saved_usd: float = 0.0
+    stop: str | None = None  # "budget" or "max_turns" when the loop was cut short
+
+
+@dataclass(frozen=True)
+class TurnSettings:
+    tools: Mapping[str, Tool]
+    max_turns: int
+    attempts: int  # per turn: 1 + retries
+    retry_base_delay: float
+    prompt_cache: bool
+    accept: Callable[[ModelResponse, Any], str | None] | None = None  # judges the answer
+    notes: Callable[[], list[str]] | None = None  # news for the speaker before a turn
+
+
+class TurnBudget:
+    """A turn's reservation: `open` before the turn (None: it does not fit), `close` after."""
+
+    def open(self, worst: Cost) -> Reservation | None:
+        raise NotImplementedError
+
+    def close(self, reservation: Reservation) -> None:
+        raise NotImplementedError
+
+
+class Conversation:
+    def __init__(
+        self,
+        provider: Provider,
+        prices: PriceTable,
+        limiter: AdaptiveLimiter,
+        rng: random.Random,
+        cache: ResponseCache | None,
+        worst_attempt: Callable[[ModelRequest], Cost],
+        charge: Callable[[Reservation, Attempt], None],
+    ) -> None:
+        self.provider, self.prices, self.limiter, self.rng = provider, prices, limiter, rng
+        self.cache, self.worst_attempt, self.charge = cache, worst_attempt, charge
+
+    async def run(
+        self,
+        request: ModelRequest,
+        speaker: Speaker,
+        settings: TurnSettings,
+        budget: TurnBudget,
+        context: ToolContext,
+        purpose: str = "answer",
+    ) -> Talk:
+        talk = Talk()
+        specs = tuple(tool.spec.to_api() for tool in settings.tools.values())
+        history: list[dict[str, Any]] = []
+        log = context.log
+        log.add(
+            "agentflow", speaker.name, "message", _said("user", 1, request.prompt), speaker.task_id
+        )
+        while True:
+            talk.turns += 1
+            turn = talk.turns
+            notes = settings.notes() if settings.notes is not None and turn > 1 else []
+            if notes:
+                history[-1]["content"].append({"type": "text", "text": _notes_text(notes)})
+                log.add(
+                    "agentflow",
+                    speaker.name,
+                    "message",
+                    {**_said("user", turn, ""), "notes": notes},
+                    speaker.task_id,
+                )
+            turn_request = replace(
+                request,
+                history=tuple(history),
+                tools=specs,
+                cache_history=settings.prompt_cache and turn > 1,
+            )
+            response = await self._turn(turn_request, talk, settings, budget, purpose)
+            if response is None:
+                return talk
+            log.add(
+                speaker.name,
+                "agentflow",
+                "message",
+                {**_said("assistant", turn, response.text), "stop_reason": response.stop_reason},
+                speaker.task_id,
+            )
+            calls = response.tool_uses() if response.stop_reason == "tool_use" else []
+            if not calls:
+                return talk
+            if turn >= settings.max_turns:
+                talk.stop = "max_turns"
+                talk.outcome = Outcome(
+                    False,
+                    (),
+                    error=(
+                        f"max_turns: stopped after {turn} turns, the model was still calling "
+                        "tools (raise max_turns, or ask for an answer sooner in the prompt)"
+                    ),
+                    error_kind="max_turns",
+                )
+                return talk
+            history.append({"role": "assistant", "content": [dict(b) for b in response.content]})
+            results = await self._run_tools(calls, turn, speaker, settings, context)
+            talk.tool_calls += len(calls)
+            history.append({"role": "user", "content": [r.to_api() for r in results]})
+
+    async def _turn(
+        self,
+        request: ModelRequest,
+        talk: Talk,
+        settings: TurnSettings,
+        budget: TurnBudget,
+        purpose: str,
+    ) -> ModelResponse | None:
+        """One model turn, from the cache or the API; None when the loop must end (the
+        outcome says why)."""
+        key = request_hash(self.provider.name, request)
+        hit = self.cache.get(key) if self.cache is not None else None
+        if hit is not None:
+            response = ModelResponse(
+                hit.text, hit.usage, hit.model, hit.stop_reason or "end_turn", None, hit.content
+            )
+            document = _document(request, response)
+            talk.cached_turns += 1
+            talk.saved_usage = talk.saved_usage + hit.usage
+            if self.prices.knows(hit.model):
+                talk.saved_usd += self.prices.cost(hit.model, hit.usage)
+            talk.outcome = Outcome(True, (), hit.text, document, response=response)
+            return response
+        worst = self.worst_attempt(request)
+        reservation = budget.open(
+            Cost(worst.usd * settings.attempts, worst.tokens * settings.attempts)
+        )
+        if reservation is None:
+            talk.stop = "budget"
+            talk.outcome = Outcome(
+                False,
+                (),
+                error=f"budget: turn {talk.turns} no longer fits (up to ${worst.usd:.4f} each try)",
+                error_kind="budget",
+            )
+            return None
+        try:
+            outcome = await run_attempts(
+                self.provider,
+                request,
+                RetryPolicy(settings.attempts - 1, base_delay=settings.retry_base_delay),
+                self.limiter,
+                self.prices,
+                self.rng,
+                on_attempt=lambda a: self.charge(reservation, replace(a, purpose=purpose)),
+                may_retry=lambda: reservation.usd + 1e-12 >= worst.usd,
+                accept=_turn_judge(settings.accept),
+            )
+        finally:
+            budget.close(reservation)
+        talk.outcome = outcome
+        if not outcome.ok or outcome.response is None:
+            return None
+        response = outcome.response
+        if self.cache is not None:
+            self.cache.put(
+                key,
+                response.text,
+                outcome.document,
+                request.model,
+                response.usage,
+                response.stop_reason,
+                response.content or ({"type": "text", "text": response.text},),
+            )
+        return response
+
+    async def _run_tools(
+        self,
+        calls: list[Mapping[str, Any]],
+        turn: int,
+        speaker: Speaker,
+        settings: TurnSettings,
+        context: ToolContext,
+    ) -> list[ToolResult]:
+        log = context.log
+
+        async def one(block: Mapping[str, Any]) -> ToolResult:
+            call = ToolCall(str(block.get("id")), str(block.get("name")), block.get("input") or {})
+            payload = {"id": call.id, "name": call.name, "input": dict(call.input), "turn": turn}
+            log.add(speaker.name, call.name, "tool_call", payload, speaker.task_id)
+            tool = settings.tools.get(call.name)
+            if tool is None:
+                offered = ", ".join(settings.tools) or "none"
+                result = ToolResult(
+                    call.id, f"no tool named {call.name!r} (tools: {offered})", True
+                )
+            else:
+                try:
+                    result = await tool.run(call, context)
+                except asyncio.CancelledError:
+                    raise
+                except Exception as exc:  # noqa: BLE001 - a tool's bug is the model's error result
+                    result = ToolResult(
+                        call.id, f"{call.name} failed: {type(exc).__name__}: {exc}", True
+                    )
+            result = _cut(result)
+            log.add(
+                call.name,
+                speaker.name,
+                "tool_result",
+                {
+                    "id": call.id,
+                    "name": call.name,
+                    "content": result.content,
+                    "is_error": result.is_error,
+                },
+                speaker.task_id,
+            )
+            return result
+
+        return list(await asyncio.gather(*(one(block) for block in calls)))
+
+
+def _said(role: str, turn: int, text: str) -> dict[str, Any]:
+    return {"role": role, "turn": turn, "text": text}
+
+
+def _notes_text(notes: list[str]) -> str:
+    return "Since your last turn:\n" + "\n".join(f"- {note}" for note in notes)
+
+
+def _turn_judge(
+    accept: Callable[[ModelResponse, Any], str | None] | None,
+) -> Callable[[ModelResponse, Any], str | None]:
+    def judge(response: ModelResponse, document: Any) -> str | None:
+        if response.stop_reason == "tool_use" and response.tool_uses():
+            return None  # not the answer yet: the checks judge the last turn
+        return accept(response, document) if accept is not None else None
+
+    return judge
+
+
+def _document(request: ModelRequest, response: ModelResponse) -> Any:
+    if request.output_schema is None or response.stop_reason == "tool_use":
+        return None
+    try:
+        return parse_structured(response.text, request.output_schema)
+    except ProviderError:
+        return None
+
+
+def _cut(result: ToolResult) -> ToolResult:
+    if len(result.content) <= MAX_RESULT_CHARS:
+        return result
+    note = f"\n[cut: {len(result.content):,} characters, the first {MAX_RESULT_CHARS:,} shown]"
+    return replace(result, content=result.content[:MAX_RESULT_CHARS] + note)
+
+
+TurnHook = Callable[[], Awaitable[None]]
