@@ -11,18 +11,23 @@ import asyncio
 import difflib
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, replace
-from typing import Any
 
 from agentflow.engine.budget import Budget, Cost, Reservation
 from agentflow.engine.conversation import Conversation, Speaker, TurnBudget, TurnSettings
 from agentflow.models import PriceTable
 from agentflow.providers.base import ModelRequest
 from agentflow.spec.agents import Agent, AgentCatalog
-from agentflow.spec.workflow import AskSettings
+from agentflow.spec.templates import parse_template
+from agentflow.spec.workflow import AskSettings, Workflow
 from agentflow.tools.ask import AskAgentTool
 from agentflow.tools.base import EventLog, Tool, ToolContext, ToolError, ToolSpec
 from agentflow.tools.files import Workspace, file_tools
-from agentflow.tools.selection import DEFAULT_MAX_TURNS, agent_max_turns, split_tools
+from agentflow.tools.selection import (
+    DEFAULT_MAX_TURNS,
+    agent_max_turns,
+    split_tools,
+    subscriptions,
+)
 from agentflow.tools.state import MessageBus, SharedState, state_tools
 
 
@@ -34,11 +39,16 @@ class Collaboration:
     workspace: Workspace
     catalog: AgentCatalog
     ask: AskSettings
+    keys_read: tuple[str, ...] = ()  # state keys the workflow's tasks read
+    topics_read: tuple[str, ...] = ()  # topics they read
 
     @classmethod
-    def start(cls, workspace: Workspace, catalog: AgentCatalog, ask: AskSettings) -> Collaboration:
+    def start(cls, workflow: Workflow, catalog: AgentCatalog) -> Collaboration:
         log = EventLog()
-        return cls(log, SharedState(log), MessageBus(log), workspace, catalog, ask)
+        keys, topics = names_read(workflow)
+        workspace = Workspace(workflow.workspace)
+        state, bus = SharedState(log), MessageBus(log)
+        return cls(log, state, bus, workspace, catalog, workflow.ask, keys, topics)
 
 
 class TaskTurns(TurnBudget):
@@ -68,13 +78,15 @@ class SubCallTurns(TurnBudget):
         self.budget.release(reservation)
 
 
-class _Keyed:
-    """A state tool whose `key` field lists the keys this task declared, as examples."""
+class _WithExamples:
+    """A tool whose fields list the keys or topics the workflow uses, as examples: they tell
+    the model which names matter (and give the simulate provider names to call with)."""
 
-    def __init__(self, tool: Tool, keys: Sequence[str]) -> None:
+    def __init__(self, tool: Tool, examples: Mapping[str, Sequence[str]]) -> None:
         schema = dict(tool.spec.input_schema)
         properties = dict(schema.get("properties", {}))
-        properties["key"] = {**properties.get("key", {}), "examples": list(keys)}
+        for name, values in examples.items():
+            properties[name] = {**properties.get(name, {}), "examples": list(values)}
         schema["properties"] = properties
         self.spec = ToolSpec(tool.spec.name, tool.spec.description, schema)
         self.run = tool.run
@@ -103,10 +115,10 @@ class Desk:
         self.budget, self.settings, self.task_id, self.base = budget, settings, task_id, base
 
     def tools(
-        self, names: Sequence[str], keys: Mapping[str, Sequence[str]] | None = None
+        self, names: Sequence[str], examples: Mapping[str, Mapping[str, Sequence[str]]]
     ) -> dict[str, Tool]:
-        """The tools called `names` (canonical), in that order; `keys` gives example state
-        keys for set_state / get_state."""
+        """The tools called `names` (canonical), in that order; `examples` gives example
+        values by tool and field (see `field_examples`)."""
         collab = self.collab
         available: dict[str, Tool] = {
             **file_tools(collab.workspace),
@@ -118,8 +130,8 @@ class Desk:
             tool = available.get(name)
             if tool is None:
                 continue
-            examples = (keys or {}).get(name)
-            chosen[name] = _Keyed(tool, examples) if examples else tool
+            wanted = {field: values for field, values in examples.get(name, {}).items() if values}
+            chosen[name] = _WithExamples(tool, wanted) if wanted else tool
         return chosen
 
     async def ask(self, context: ToolContext, name: str, question: str) -> str:
@@ -172,7 +184,7 @@ class Desk:
             tools=(),
         )
         settings = TurnSettings(
-            tools=self.tools(split_tools(agent.tools)[0]),
+            tools=self.tools(split_tools(agent.tools)[0], field_examples(self.collab)),
             max_turns=agent_max_turns(agent) or DEFAULT_MAX_TURNS,
             attempts=self.settings.attempts,
             retry_base_delay=self.settings.retry_base_delay,
@@ -209,11 +221,29 @@ def _unknown_agent(name: str, catalog: AgentCatalog) -> str:
     return f"no agent named {name!r}{hint} (agents: {names})"
 
 
-def key_examples(sets: Sequence[str], reads: Sequence[str]) -> dict[str, Any]:
-    """Example keys for the state tools: what a task declared it sets and reads."""
-    examples: dict[str, Any] = {}
-    if sets:
-        examples["set_state"] = list(sets)
-    if reads or sets:
-        examples["get_state"] = list(dict.fromkeys([*reads, *sets]))
-    return examples
+def field_examples(
+    collab: Collaboration, sets: Sequence[str] = (), reads: Sequence[str] = ()
+) -> dict[str, dict[str, list[str]]]:
+    """Example state keys and topics for the tools: what this task declared it sets and
+    reads first, then what the workflow's tasks read anywhere."""
+    keys = list(dict.fromkeys([*reads, *sets, *collab.keys_read]))
+    return {
+        "set_state": {"key": list(dict.fromkeys([*sets, *collab.keys_read]))},
+        "get_state": {"key": keys},
+        "notify": {"topic": list(collab.topics_read)},
+    }
+
+
+def names_read(workflow: Workflow) -> tuple[tuple[str, ...], tuple[str, ...]]:
+    """(state keys, topics) the workflow's tasks read: in prompts, waits_for, subscribe."""
+    keys: dict[str, None] = {}
+    topics: dict[str, None] = {}
+    for task in workflow.tasks.values():
+        refs, _ = parse_template(task.prompt)
+        keys.update((ref.name, None) for ref in refs if ref.kind == "state")
+        topics.update((ref.name, None) for ref in refs if ref.kind == "messages")
+        keys.update(dict.fromkeys(task.waits_for))
+        subscribed_keys, subscribed_topics = subscriptions(task)
+        keys.update(dict.fromkeys(subscribed_keys))
+        topics.update(dict.fromkeys(subscribed_topics))
+    return tuple(keys), tuple(topics)

@@ -25,7 +25,6 @@ from agentflow.plan import Plan
 from agentflow.providers.base import Provider
 from agentflow.spec.agents import AgentCatalog
 from agentflow.tools.base import Event
-from agentflow.tools.files import Workspace
 
 
 @dataclass(frozen=True)
@@ -306,7 +305,7 @@ async def execute(
     settings = AdmissionSettings(
         provider.name, options.timeout, options.retries, options.prompt_cache, options.prior
     )
-    collab = Collaboration.start(Workspace(plan.workflow.workspace), catalog, plan.workflow.ask)
+    collab = Collaboration.start(plan.workflow, catalog)
     admission = Admission(plan, catalog, prices, budget, cache, settings, collab)
     control = control or RunControl()
     state = _Run(

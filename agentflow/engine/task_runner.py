@@ -18,7 +18,7 @@ from agentflow.engine.collaboration import (
     Desk,
     DeskSettings,
     TaskTurns,
-    key_examples,
+    field_examples,
 )
 from agentflow.engine.conversation import Conversation, Speaker, TurnSettings
 from agentflow.engine.limiter import AdaptiveLimiter
@@ -216,7 +216,7 @@ class TaskRunner:
             request,
             Speaker(task.id, task.id, planned.agent),
             TurnSettings(
-                tools=desk.tools(planned.tools, key_examples(spec.sets, reads)),
+                tools=desk.tools(planned.tools, field_examples(collab, spec.sets, reads)),
                 max_turns=planned.max_turns,
                 attempts=decision.attempts,
                 retry_base_delay=self.retry_base_delay,

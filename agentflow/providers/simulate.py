@@ -176,10 +176,17 @@ def _tool_calls(request: ModelRequest) -> tuple[dict[str, Any], ...]:
             "type": "tool_use",
             "id": f"toolu_sim_{index}",
             "name": tool["name"],
-            "input": minimal_instance(tool.get("input_schema", {}), tool["name"]),
+            "input": _required_only(tool.get("input_schema", {}), tool["name"]),
         }
         for index, tool in enumerate(request.tools, start=1)
     )
+
+
+def _required_only(schema: Mapping[str, Any], label: str) -> Any:
+    """A tool input with its required fields only, as a model calling it tersely would."""
+    required = set(schema.get("required") or ())
+    properties = {k: v for k, v in (schema.get("properties") or {}).items() if k in required}
+    return minimal_instance({**schema, "properties": properties}, label)
 
 
 def _prose(request: ModelRequest, digest: int) -> tuple[str, str]:

@@ -169,9 +169,13 @@ def _compile_glob(pattern: str) -> re.Pattern[str]:
     return re.compile(_glob_regex(pattern), re.DOTALL)
 
 
-def _spec(name: str, description: str, **fields: tuple[str, str]) -> ToolSpec:
-    """A ToolSpec from `field=(json type, description)`; the first field is required."""
-    properties = {key: {"type": t, "description": d} for key, (t, d) in fields.items()}
+def _spec(name: str, description: str, example: str, **fields: tuple[str, str]) -> ToolSpec:
+    """A ToolSpec from `field=(json type, description)`; the first field is required, and
+    `example` an example of it (the simulate provider calls the tool with it)."""
+    properties: dict[str, dict[str, Any]] = {
+        key: {"type": t, "description": d} for key, (t, d) in fields.items()
+    }
+    properties[next(iter(properties))]["examples"] = [example]
     return ToolSpec(
         name,
         description,
@@ -197,6 +201,7 @@ class ReadTool(_FileTool):
         "Read",
         "Read a text file of the workspace. Output has line numbers like `cat -n`; "
         f"at most {MAX_LINES} lines per call, use offset/limit for more.",
+        "README.md",
         file_path=("string", "The file to read"),
         offset=("integer", "First line (1-based)"),
         limit=("integer", "How many lines to read"),
@@ -258,6 +263,7 @@ class GlobTool(_FileTool):
         "Glob",
         "Find files of the workspace by glob pattern (`**` spans folders, `{a,b}` "
         "alternates), newest first.",
+        "**/*",
         pattern=("string", "e.g. **/*.py"),
         path=("string", "Folder to search in"),
     )
@@ -307,6 +313,7 @@ class GrepTool(_FileTool):
         "Grep",
         "Search file contents of the workspace with a Python regular expression; "
         "prints file:line:text for each matching line.",
+        "TODO",
         pattern=("string", "Python regex"),
         path=("string", "File or folder to search"),
         glob=("string", "Only files matching, e.g. *.py"),
