@@ -78,6 +78,12 @@ def _note(task: TaskResult) -> str:
     if len(models) > 1:
         escalated = f"escalated {' -> '.join(models)}"
         return f"{escalated}; {_cut(task.error, 40)}" if task.error else escalated
+    if task.turns:
+        asked = len({a.purpose for a in task.attempts if a.purpose.startswith("ask:")})
+        loop = f"{task.turns} turns, {task.tool_calls} tool calls"
+        loop += f", asked {asked} agent{'s' if asked != 1 else ''}" if asked else ""
+        loop += " (from the cache)" if task.source == "cache" else ""
+        return f"{loop}; {_cut(task.error, 60)}" if task.error else loop
     if task.source == "cache":
         return "response cache"
     if task.source == "resume":
