@@ -9,7 +9,7 @@ from pathlib import Path
 from typing import Any
 
 from agentflow.models import Usage, load_prices
-from tests.cli_helpers import run_json, write_workflow
+from tests.cli_helpers import run_cli, run_json, write_workflow
 from tests.support.messages_server import MessagesServer, RecordedRequest, Reply
 
 PRICES = load_prices()
@@ -433,3 +433,70 @@ def test_later_turns_read_the_conversation_from_the_prompt_cache(api, capsys, tm
     assert usage[1]["cache_creation_input_tokens"] > 0
     assert usage[2]["cache_read_input_tokens"] >= usage[1]["cache_creation_input_tokens"]
     assert summary["totals"]["prompt_cache_saved_usd"] > 0
+
+
+# timeouts, the record, the example -----------------------------------------------------------
+
+
+def test_an_ask_that_hangs_is_cut_by_the_ask_timeout(api, capsys, tmp_path):
+    agents = tmp_path / "agents"
+    agent(agents, "lead", "You are the LEAD.", tools="ask_agent")
+    agent(agents, "slow", "You are SLOW.")
+
+    def responder(request: RecordedRequest) -> Reply:
+        if "SLOW" in request.system_text:
+            return Reply(text="too late", delay=3.0)
+        if turn(request) == 1:
+            return Reply.tool_use("ask_agent", {"agent": "slow", "question": "Well?"})
+        return Reply(text="gave up: " + tool_results(request)[0]["content"])
+
+    api.responder = responder
+    path = write_workflow(
+        tmp_path,
+        "ask: {timeout: 0.5}\ntasks:\n  t:\n    agent: lead\n    model: haiku\n    prompt: Go.\n",
+    )
+    code, summary = run_json(capsys, path)
+    assert code == 0, summary
+    assert summary["tasks"]["t"]["output"] == "gave up: agent 'slow' did not answer within 0.5s"
+
+
+def test_the_messages_of_a_run_are_recorded_and_shown(api, capsys, tmp_path):
+    api.responder = ask_responder
+    code, summary = run_json(capsys, ask_workflow(tmp_path))
+    assert code == 0
+    shown = run_cli(capsys, "runs", "show", summary["run_id"], "--messages", "--json").json()
+    traffic = [(m["type"], m["from"], m["to"]) for m in shown["messages"]]
+    assert ("tool_call", "decide", "ask_agent") in traffic
+    assert ("request", "decide", "agent:expert") in traffic
+    assert ("response", "agent:expert", "decide") in traffic
+    assert ("tool_result", "ask_agent", "decide") in traffic
+    response = next(m for m in shown["messages"] if m["type"] == "response")
+    assert response["payload"]["answer"] == "The answer is 42."
+    assert [m["seq"] for m in shown["messages"]] == sorted(m["seq"] for m in shown["messages"])
+    # The same messages are in the run folder, one JSON line each.
+    lines = (Path(summary["run_dir"]) / "messages.jsonl").read_text().splitlines()
+    assert [json.loads(line)["seq"] for line in lines] == [m["seq"] for m in shown["messages"]]
+    human = run_cli(capsys, "runs", "show", summary["run_id"], "--messages")
+    assert "Conversation of decide" in human.out and "agent:expert" in human.out
+
+
+EXAMPLE = Path(__file__).parents[1] / "workflows" / "release-check.yaml"
+
+
+def test_the_example_workflow_cooperates_offline(capsys, tmp_path, monkeypatch):
+    monkeypatch.setenv("AGENTFLOW_HOME", str(tmp_path / "state"))
+    monkeypatch.setenv("AGENTFLOW_SIMULATE_LATENCY", "0")
+    code, summary = run_json(capsys, EXAMPLE, "--provider", "simulate")
+    assert code == 0, summary
+    tasks = summary["tasks"]
+    assert tasks["audit"]["turns"] == 2 and tasks["audit"]["tool_calls"] == 6
+    shown = run_cli(capsys, "runs", "show", summary["run_id"], "--messages", "--json").json()
+    kinds = {(m["type"], m["from"], m["to"]) for m in shown["messages"]}
+    assert ("request", "audit", "agent:architect") in kinds
+    assert ("state", "audit", "state") in kinds
+    assert ("notification", "changelog", "release") in kinds
+    # Both announced on the topic the release manager reads; it started after the verdict.
+    announcers = {m["from"] for m in shown["messages"] if m["type"] == "notification"}
+    assert announcers == {"audit", "changelog"}
+    verdict_at = max(m["at"] for m in shown["messages"] if m["type"] == "state")
+    assert tasks["decide"]["started_at"] >= verdict_at

@@ -53,7 +53,8 @@ class Collaboration:
 
 class TaskTurns(TurnBudget):
     """A task's own turns: its one reservation, resized to each turn's worst case (the
-    turns come one after another), released when the task ends."""
+    turns come one after another) and emptied after it, so that while the tools run (an
+    ask_agent sub-call reserving its own turns, say) nothing is held that is not needed."""
 
     def __init__(self, budget: Budget, reservation: Reservation) -> None:
         self.budget, self.reservation = budget, reservation
@@ -62,7 +63,7 @@ class TaskTurns(TurnBudget):
         return self.reservation if self.budget.resize(self.reservation, worst) else None
 
     def close(self, reservation: Reservation) -> None:
-        return None
+        self.budget.resize(reservation, Cost(0.0, 0))  # shrinking always succeeds
 
 
 class SubCallTurns(TurnBudget):
