@@ -500,3 +500,28 @@ def test_the_example_workflow_cooperates_offline(capsys, tmp_path, monkeypatch):
     assert announcers == {"audit", "changelog"}
     verdict_at = max(m["at"] for m in shown["messages"] if m["type"] == "state")
     assert tasks["decide"]["started_at"] >= verdict_at
+
+
+def test_plan_shows_loops_their_turns_and_waits(capsys):
+    shown = run_cli(capsys, "plan", str(EXAMPLE))
+    assert shown.code == 0
+    assert "Tool loop: audit with Glob, Grep, Read, ask_agent, set_state, notify" in shown.out
+    assert "Waits: decide starts once state.security_verdict is set (by audit)" in shown.out
+    planned = run_cli(capsys, "plan", str(EXAMPLE), "--json").json()["tasks"]
+    assert (planned["changelog"]["tools"], planned["changelog"]["max_turns"]) == (
+        ["Read", "Glob", "notify"],
+        6,
+    )
+    assert (planned["decide"]["tools"], planned["decide"]["max_turns"]) == ([], 1)
+
+
+def test_a_loops_worst_case_counts_every_turn(capsys, tmp_path):
+    path = write_workflow(
+        tmp_path,
+        "tasks:\n"
+        "  loop:\n    model: haiku\n    tools: [get_state]\n    max_turns: 6\n    prompt: Go.\n"
+        "  once:\n    model: haiku\n    prompt: Go.\n",
+    )
+    planned = run_cli(capsys, "plan", str(path), "--json").json()["tasks"]
+    ratio = planned["loop"]["max_cost_usd"] / planned["once"]["max_cost_usd"]
+    assert abs(ratio - 6) < 1e-3

@@ -94,8 +94,27 @@ def render_plan(plan: Plan, console: Console) -> None:
     console.print(
         f"Critical path: {' -> '.join(plan.critical_path)} (~{plan.critical_path_seconds:.0f}s)"
     )
+    _render_loops(plan, console)
     _render_prompt_cache(plan, console)
     _render_budget(plan, console)
+
+
+def _render_loops(plan: Plan, console: Console) -> None:
+    """Tasks that run as tool-use loops, and tasks that wait for shared state: neither shows
+    in the waves, which follow `needs` only."""
+    for t in plan.tasks.values():
+        if t.tools:
+            console.print(
+                f"Tool loop: {t.id} with {', '.join(t.tools)}, at most {t.max_turns} turns "
+                f"(max cost counts {t.max_turns} turns of the first one's size)"
+            )
+    workflow = plan.workflow
+    for task in workflow.tasks.values():
+        for key in task.waits_for:
+            setters = [t.id for t in workflow.tasks.values() if key in t.sets and t.id != task.id]
+            console.print(
+                f"Waits: {task.id} starts once state.{key} is set (by {', '.join(setters)})"
+            )
 
 
 def _agent_cell(task: PlannedTask) -> str:
