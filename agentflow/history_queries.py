@@ -16,7 +16,8 @@ from typing import Any
 
 from agentflow.engine.results import FINISHED_OK, Attempt, RunResult, TaskResult
 from agentflow.errors import AgentflowError
-from agentflow.history import SAVED_COLUMNS, USAGE_COLUMNS, connect, history_path
+from agentflow.history import connect, history_path
+from agentflow.history_migrations import SAVED_COLUMNS, USAGE_COLUMNS
 from agentflow.models import Usage
 
 LIST_HINT = "see `agentflow runs list` for run ids"

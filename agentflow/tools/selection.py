@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
+from functools import lru_cache
 from typing import Any, Literal
 
 from agentflow.spec.agents import Agent
@@ -49,6 +50,14 @@ def canonical_tool(name: str) -> str | None:
     return name if name in KNOWN_TOOLS else None
 
 
+NO_TOOLS = ToolSelection((), (), "none")
+
+
+@lru_cache(maxsize=1024)
+def _split(names: tuple[str, ...]) -> tuple[tuple[str, ...], tuple[str, ...]]:
+    return split_tools(names)
+
+
 def split_tools(names: Iterable[str]) -> tuple[tuple[str, ...], tuple[str, ...]]:
     """(known tools by canonical name, ignored names as written), each without repeats."""
     known: dict[str, None] = {}
@@ -72,8 +81,8 @@ def select_tools(workflow: Workflow, task: TaskSpec, agent: Agent | None) -> Too
     elif agent is not None and agent.tools:
         names, source = agent.tools, "agent"
     else:
-        return ToolSelection((), (), "none")
-    known, ignored = split_tools(names)
+        return NO_TOOLS  # the common case, shared: validate and plan ask for every task
+    known, ignored = _split(tuple(names))
     return ToolSelection(known, ignored, source)
 
 
