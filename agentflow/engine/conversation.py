@@ -73,6 +73,10 @@ class TurnBudget:
     def close(self, reservation: Reservation) -> None:
         raise NotImplementedError
 
+    def covers(self, reservation: Reservation, worst: Cost) -> bool:
+        """Whether what is left of the turn's reservation pays for one more try."""
+        return reservation.usd + 1e-12 >= worst.usd and reservation.tokens >= worst.tokens
+
 
 class Conversation:
     def __init__(
@@ -198,7 +202,7 @@ class Conversation:
                 self.prices,
                 self.rng,
                 on_attempt=lambda a: self.charge(reservation, replace(a, purpose=purpose)),
-                may_retry=lambda: reservation.usd + 1e-12 >= worst.usd,
+                may_retry=lambda: budget.covers(reservation, worst),
                 accept=_turn_judge(settings.accept),
             )
         finally:

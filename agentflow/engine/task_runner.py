@@ -81,8 +81,8 @@ class TaskRunner:
                 task.error = "budget: the exact input count no longer fits"
                 return
 
-        def on_attempt(attempt: Attempt) -> None:
-            self._charge(task, reservation, attempt)
+        def on_attempt(attempt: Attempt, charged_to: Reservation | None = None) -> None:
+            self._charge(task, charged_to or reservation, attempt)
             if on_first_answer is not None:
                 on_first_answer()
 
@@ -117,7 +117,7 @@ class TaskRunner:
                 # A failed check moves up the chain; the next model's turns are reserved
                 # turn by turn, so the budget is checked there.
                 outcome = await self._converse(
-                    task, attempt_request, decision, accept if gated else None
+                    task, attempt_request, decision, accept if gated else None, on_attempt
                 )
                 if outcome.ok or outcome.error_kind != "invalid_output" or last:
                     break
@@ -175,8 +175,10 @@ class TaskRunner:
         request: ModelRequest,
         decision: Decision,
         accept: Callable[[ModelResponse, Any], str | None] | None,
+        on_attempt: Callable[[Attempt, Reservation | None], None],
     ) -> Outcome:
-        """A task that has tools: the tool-use loop, with its sub-calls charged to it."""
+        """A task that has tools: the tool-use loop, with its sub-calls charged to it.
+        `on_attempt` hears each attempt after it is charged (a prompt-cache warm-up ends)."""
         assert self.collab is not None and decision.reservation is not None
         planned, spec = self.plan.tasks[task.id], self.plan.workflow.tasks[task.id]
         conversation = Conversation(
@@ -186,7 +188,7 @@ class TaskRunner:
             self.rng,
             self.admission.cache,
             self.admission.worst_attempt,
-            lambda reservation, attempt: self._charge(task, reservation, attempt),
+            lambda reservation, attempt: on_attempt(attempt, reservation),
         )
         settings = self.admission.settings
         desk = Desk(
