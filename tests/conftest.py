@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
+from pathlib import Path
 
 import pytest
 
@@ -28,3 +29,11 @@ def api(messages_server: MessagesServer, monkeypatch, tmp_path) -> MessagesServe
     monkeypatch.setenv("AGENTFLOW_HOME", str(tmp_path / "state"))
     monkeypatch.delenv("AGENTFLOW_CACHE_DIR", raising=False)
     return messages_server
+
+
+@pytest.fixture
+def home(tmp_path: Path, monkeypatch) -> Path:
+    """A private state folder (history, run folders, cache) and the built-in prices."""
+    monkeypatch.setenv("AGENTFLOW_HOME", str(tmp_path / "state"))
+    monkeypatch.delenv("AGENTFLOW_PRICES", raising=False)
+    return tmp_path / "state"

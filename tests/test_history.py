@@ -169,13 +169,6 @@ def record(run: RunResult, path: Path | None = None) -> HistoryRecorder:
     return recorder
 
 
-@pytest.fixture
-def home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
-    monkeypatch.setenv("AGENTFLOW_HOME", str(tmp_path / "state"))
-    monkeypatch.delenv("AGENTFLOW_PRICES", raising=False)
-    return tmp_path / "state"
-
-
 # --- migrations -----------------------------------------------------------------------------
 
 

@@ -137,13 +137,6 @@ def record(run: RunResult, events: list[Event], root: Path) -> RunFolder:
 
 
 @pytest.fixture
-def home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
-    monkeypatch.setenv("AGENTFLOW_HOME", str(tmp_path / "state"))
-    monkeypatch.delenv("AGENTFLOW_PRICES", raising=False)
-    return tmp_path / "state"
-
-
-@pytest.fixture
 def recorded(home: Path) -> tuple[RunResult, list[Event], RunFolder]:
     run, events = make_run(), make_events()
     return run, events, record(run, events, home)

@@ -44,6 +44,11 @@ def tool_results(request: RecordedRequest) -> list[dict[str, Any]]:
     return [b for b in content if b.get("type") == "tool_result"]
 
 
+def use(id: str, name: str, **input: Any) -> dict[str, Any]:
+    """A tool_use block, as the model sends it."""
+    return {"type": "tool_use", "id": id, "name": name, "input": input}
+
+
 def turn(request: RecordedRequest) -> int:
     return (len(messages_of(request)) + 1) // 2
 
@@ -316,36 +321,11 @@ def test_file_tools_read_the_workspace_and_refuse_escapes(api, capsys, tmp_path)
         if turn(request) == 1:
             return Reply(
                 content_blocks=[
-                    {
-                        "type": "tool_use",
-                        "id": "a",
-                        "name": "Read",
-                        "input": {"file_path": "docs/notes.md"},
-                    },
-                    {
-                        "type": "tool_use",
-                        "id": "b",
-                        "name": "Read",
-                        "input": {"file_path": "../secret.txt"},
-                    },
-                    {
-                        "type": "tool_use",
-                        "id": "c",
-                        "name": "Read",
-                        "input": {"file_path": str(tmp_path / "secret.txt")},
-                    },
-                    {
-                        "type": "tool_use",
-                        "id": "d",
-                        "name": "Read",
-                        "input": {"file_path": "link.txt"},
-                    },
-                    {
-                        "type": "tool_use",
-                        "id": "e",
-                        "name": "Bash",
-                        "input": {"command": "cat /etc/passwd"},
-                    },
+                    use("a", "Read", file_path="docs/notes.md"),
+                    use("b", "Read", file_path="../secret.txt"),
+                    use("c", "Read", file_path=str(tmp_path / "secret.txt")),
+                    use("d", "Read", file_path="link.txt"),
+                    use("e", "Bash", command="cat /etc/passwd"),
                 ],
                 stop_reason="tool_use",
             )
