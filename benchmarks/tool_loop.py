@@ -153,7 +153,8 @@ its tokens are ceil(chars / 4).
   requests   POST /v1/messages the server answered during the run
   cost       totals.cost_usd of `--json`
   cache r/w  totals.cache_read_input_tokens / totals.cache_creation_input_tokens
-  bill       the server's usage log, each reply priced as {MODEL}; diff = cost - bill""")
+  bill       the server's usage log, each reply priced as {MODEL}; diff = cost - bill
+             (--json rounds costs to 8 decimals)""")
     with tempfile.TemporaryDirectory() as tmp, MessagesServer(min_cache_tokens=minimum) as server:
         folder = Path(tmp)
         path = folder / "tool-loop.yaml"
@@ -179,22 +180,29 @@ its tokens are ceil(chars / 4).
             totals, task = summary["totals"], summary["tasks"]["loop"]
             requests = server.count("/v1/messages")
             billed = bill(server.usage_log)
-            costs[label] = totals["cost_usd"]
+            costs[label], diff = totals["cost_usd"], totals["cost_usd"] - billed
             print(
                 f"{label:<18}{task['status']:>10}{task['turns']:>6}{requests:>9}"
                 f"{totals['input_tokens']:>8,}{totals['cache_read_input_tokens']:>9,}"
                 f"{totals['cache_creation_input_tokens']:>9,}{totals['output_tokens']:>7,}"
-                f"{totals['cost_usd']:>11.6f}{billed:>11.6f}{totals['cost_usd'] - billed:>+10.6f}"
+                f"{totals['cost_usd']:>11.6f}{billed:>11.6f}{diff:>+10.1e}"
                 f"{elapsed:>6.2f}s"
             )
+            if label == "prompt cache":
+                per_turn = [prices.cost(MODEL, Usage(**u)) for u in server.usage_log]
+                split = per_turn[:2] + [sum(per_turn[2:])]
             if requests != TOOL_TURNS + 1:
                 problems.append(f"{label}: {requests} requests, expected {TOOL_TURNS + 1}")
-            if abs(totals["cost_usd"] - billed) > 1e-6:
+            if abs(diff) > 1e-6:
                 problems.append(f"{label}: --json cost differs from the bill by more than $1e-6")
             if server.errors:
                 problems.append(f"{label}: server errors: {server.errors[:1]}")
         ratio = costs["prompt cache"] / costs["no prompt cache"]
         print(f"cost ratio, prompt cache / no prompt cache: {ratio:.3f}")
+        print(
+            f"prompt-cache run's bill by turn: turn 1 ${split[0]:.6f}, turn 2 ${split[1]:.6f}, "
+            f"turns 3..{len(per_turn)} ${split[2]:.6f} (the server's usage log, in order)"
+        )
 
         print("\n## 2. Re-run with default flags (response cache on), same state folder")
         home = folder / "rerun"

@@ -125,7 +125,7 @@ class Conversation:
                 request,
                 history=tuple(history),
                 tools=specs,
-                cache_history=settings.prompt_cache and turn > 1,
+                cache_history=settings.prompt_cache,
             )
             response = await self._turn(turn_request, talk, settings, budget, purpose)
             if response is None:

@@ -223,10 +223,11 @@ def retry_after(headers: Mapping[str, str]) -> float | None:
 
 def _messages(request: ModelRequest) -> list[dict[str, Any]]:
     messages = request.messages()
-    if request.cache_history and len(messages) > 1:
+    if request.cache_history and request.tools:
         # Breakpoints at the end of this turn's conversation (written now, read by the next
         # turn) and at the end of the previous turn's (read now): turn after turn, only
-        # the newest exchange is paid at the full input rate.
+        # the newest exchange is paid at the full input rate. On the first turn this costs
+        # a cache write on the prompt, which the second turn (a loop's usual case) reads.
         for index in (len(messages) - 1, len(messages) - 3):
             if index >= 0:
                 messages[index] = _with_breakpoint(messages[index])
