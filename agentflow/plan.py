@@ -152,6 +152,26 @@ def _input_tokens(task: TaskSpec, own: int, upstream: tuple[Mapping[str, int], .
     return [own + sum(outputs.get(name, 0) for name in task_refs) for outputs in upstream]
 
 
+def _with_state_waits(workflow: Workflow, graph: nx.DiGraph) -> nx.DiGraph:
+    """The needs graph plus an edge from each task that may set a key to each task that
+    waits for it: a waiter starts after a setter, so waves, the critical path and the
+    priorities must say so. Unchanged when no task waits (the common, large case)."""
+    waiters = [t for t in workflow.tasks.values() if t.waits_for]
+    if not waiters:
+        return graph
+    ordered = graph.copy()
+    for waiter in waiters:
+        after = nx.descendants(graph, waiter.id) | {waiter.id}
+        for key in waiter.waits_for:
+            ordered.add_edges_from(
+                (setter.id, waiter.id)
+                for setter in workflow.tasks.values()
+                if key in setter.sets and setter.id not in after
+            )
+    # validate refuses cycles of waits; should one slip through, order by needs alone.
+    return ordered if nx.is_directed_acyclic_graph(ordered) else graph
+
+
 def build_plan(
     workflow: Workflow,
     catalog: AgentCatalog,
@@ -164,7 +184,7 @@ def build_plan(
     the escalate starts adaptive routing took from the history."""
     inputs = resolve_inputs(workflow, given_inputs)
     picks = assign_agents(workflow, catalog)
-    graph = task_graph(workflow)
+    graph = _with_state_waits(workflow, task_graph(workflow))
     file_order = {tid: i for i, tid in enumerate(workflow.tasks)}
     waves = tuple(
         tuple(sorted(g, key=file_order.__getitem__)) for g in nx.topological_generations(graph)

@@ -505,3 +505,26 @@ def test_a_loops_worst_case_counts_every_turn(capsys, tmp_path):
     planned = run_cli(capsys, "plan", str(path), "--json").json()["tasks"]
     ratio = planned["loop"]["max_cost_usd"] / planned["once"]["max_cost_usd"]
     assert abs(ratio - 6) < 1e-3
+
+
+def test_a_waiting_task_is_planned_after_its_setter_in_both_schedules(
+    capsys, tmp_path, home, monkeypatch
+):
+    monkeypatch.setenv("AGENTFLOW_SIMULATE_LATENCY", "0")
+    path = write_workflow(
+        tmp_path,
+        """tasks:
+  first: {model: haiku, prompt: start}
+  setter: {model: haiku, needs: [first], tools: [set_state], sets: [verdict], prompt: set}
+  waiter: {model: haiku, waits_for: [state.verdict], prompt: "{{ state.verdict }}"}
+""",
+    )
+    planned = run_cli(capsys, "plan", str(path), "--json").json()
+    assert planned["waves"] == [["first"], ["setter"], ["waiter"]]
+    assert planned["critical_path"] == ["first", "setter", "waiter"]
+    for schedule in ("dynamic", "waves"):
+        code, summary = run_json(
+            capsys, path, "--provider", "simulate", "--schedule", schedule, "--no-cache"
+        )
+        assert code == 0, (schedule, summary)
+        assert summary["tasks"]["waiter"]["status"] == "succeeded"
