@@ -72,9 +72,9 @@ def load_messages(run_id: str, path: Path | None = None) -> list[Event]:
     an unknown or ambiguous id is an AgentflowError, as for load_run). Empty for a run
     recorded before messages were, or one whose agents used no tools."""
     # Imported here: history_queries imports agentflow.history, which imports this module.
-    from agentflow.history_queries import _resolve, reading
+    from agentflow.history_queries import reading, resolve_run_id
 
     with reading(path) as db:
-        full_id = _resolve(db, run_id, path)
-        assert db is not None  # _resolve raised otherwise
+        full_id = resolve_run_id(db, run_id, path)
+        assert db is not None  # resolve_run_id raised otherwise
         return read_messages(db, full_id)

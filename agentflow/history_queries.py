@@ -150,7 +150,7 @@ def last_run_id(workflow_name: str, path: Path | None = None) -> str | None:
     return None if row is None else str(row["run_id"])
 
 
-def _resolve(db: sqlite3.Connection | None, run_id: str, path: Path | None) -> str:
+def resolve_run_id(db: sqlite3.Connection | None, run_id: str, path: Path | None) -> str:
     """A full run id from a full id or a unique prefix of one; AgentflowError otherwise."""
     where = str(path or history_path())
     if db is not None and run_id:
@@ -182,8 +182,8 @@ def _resolve(db: sqlite3.Connection | None, run_id: str, path: Path | None) -> s
 def load_run(run_id: str, path: Path | None = None) -> RunResult:
     """The run as it was recorded, with its tasks and attempts (accepts a unique prefix)."""
     with reading(path) as db:
-        full_id = _resolve(db, run_id, path)
-        assert db is not None  # _resolve raised otherwise
+        full_id = resolve_run_id(db, run_id, path)
+        assert db is not None  # resolve_run_id raised otherwise
         run = db.execute("SELECT * FROM runs WHERE run_id = ?", (full_id,)).fetchone()
         task_rows = db.execute(
             "SELECT * FROM tasks WHERE run_id = ? ORDER BY position IS NULL, position, rowid",
@@ -257,7 +257,7 @@ def resumable_outputs(run_id: str, path: Path | None = None) -> dict[str, Resume
     """Outputs of the run's tasks that finished well (succeeded or cached) and have a request
     hash to match against, by task id. Accepts a unique prefix of the run id."""
     with reading(path) as db:
-        full_id = _resolve(db, run_id, path)
+        full_id = resolve_run_id(db, run_id, path)
         assert db is not None
         rows = db.execute(
             f"""SELECT task_id, request_hash, output, document_json FROM tasks

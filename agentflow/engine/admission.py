@@ -90,7 +90,7 @@ class Admission:
             self.plan.inputs,
             outputs,
             documents,
-            state=self.collab.state.snapshot(),
+            state=self.collab.state.values(),
             messages=self.collab.bus.rendered(),
         )
 

@@ -13,7 +13,7 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, replace
 
 from agentflow.engine.budget import Budget, Cost, Reservation
-from agentflow.engine.conversation import Conversation, Speaker, TurnBudget, TurnSettings
+from agentflow.engine.conversation import Conversation, TurnBudget, TurnSettings
 from agentflow.models import PriceTable
 from agentflow.providers.base import ModelRequest
 from agentflow.spec.agents import Agent, AgentCatalog
@@ -146,23 +146,23 @@ class Desk:
         if agent is None:
             raise ToolError(_unknown_agent(name, collab.catalog))
         depth = context.depth + 1
-        speaker = Speaker(self.task_id, f"agent:{name}", name, depth)
+        answering = ToolContext(self.task_id, name, log, depth, f"agent:{name}")
         log.add(
             context.caller,
-            speaker.name,
+            answering.caller,
             "request",
             {"agent": name, "question": question, "depth": depth},
             self.task_id,
         )
         try:
             answer = await asyncio.wait_for(
-                self._answer(agent, question, speaker), timeout=collab.ask.timeout
+                self._answer(agent, question, answering), timeout=collab.ask.timeout
             )
         except TimeoutError:
             answer = ToolError(f"agent {name!r} did not answer within {collab.ask.timeout:g}s")
         ok = not isinstance(answer, ToolError)
         log.add(
-            speaker.name,
+            answering.caller,
             context.caller,
             "response",
             {"agent": name, "answer": str(answer), "is_error": not ok},
@@ -172,7 +172,7 @@ class Desk:
             raise answer
         return answer
 
-    async def _answer(self, agent: Agent, question: str, speaker: Speaker) -> str | ToolError:
+    async def _answer(self, agent: Agent, question: str, context: ToolContext) -> str | ToolError:
         model = self._model(agent)
         request = replace(
             self.base,
@@ -191,12 +191,8 @@ class Desk:
             retry_base_delay=self.settings.retry_base_delay,
             prompt_cache=self.settings.prompt_cache,
         )
-        context = ToolContext(
-            self.task_id, agent.name, self.collab.log, speaker.depth, speaker.name
-        )
         talk = await self.conversation.run(
             request,
-            speaker,
             settings,
             SubCallTurns(self.budget, self.task_id),
             context,

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import random
-from collections.abc import Awaitable, Callable, Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, replace
 from typing import Any
 
@@ -30,16 +30,6 @@ from agentflow.tools.base import Tool, ToolCall, ToolContext, ToolResult
 MAX_RESULT_CHARS = 50_000
 
 
-@dataclass(frozen=True)
-class Speaker:
-    """Who holds a conversation: a task, or an agent answering an ask_agent request."""
-
-    task_id: str  # the task that pays
-    name: str  # the task id, or "agent:NAME"
-    agent: str | None
-    depth: int = 0
-
-
 @dataclass
 class Talk:
     """What a conversation did (beyond the attempts, which are charged as they happen)."""
@@ -50,7 +40,6 @@ class Talk:
     cached_turns: int = 0
     saved_usage: Usage = Usage()
     saved_usd: float = 0.0
-    stop: str | None = None  # "budget" or "max_turns" when the loop was cut short
 
 
 @dataclass(frozen=True)
@@ -95,18 +84,23 @@ class Conversation:
     async def run(
         self,
         request: ModelRequest,
-        speaker: Speaker,
         settings: TurnSettings,
         budget: TurnBudget,
         context: ToolContext,
         purpose: str = "answer",
     ) -> Talk:
+        """The conversation of `context.caller` (a task, or an agent answering an ask),
+        charged to `context.task_id`."""
         talk = Talk()
         specs = tuple(tool.spec.to_api() for tool in settings.tools.values())
         history: list[dict[str, Any]] = []
         log = context.log
         log.add(
-            "agentflow", speaker.name, "message", _said("user", 1, request.prompt), speaker.task_id
+            "agentflow",
+            context.caller,
+            "message",
+            _said("user", 1, request.prompt),
+            context.task_id,
         )
         while True:
             talk.turns += 1
@@ -116,10 +110,10 @@ class Conversation:
                 history[-1]["content"].append({"type": "text", "text": _notes_text(notes)})
                 log.add(
                     "agentflow",
-                    speaker.name,
+                    context.caller,
                     "message",
                     {**_said("user", turn, ""), "notes": notes},
-                    speaker.task_id,
+                    context.task_id,
                 )
             turn_request = replace(
                 request,
@@ -131,17 +125,16 @@ class Conversation:
             if response is None:
                 return talk
             log.add(
-                speaker.name,
+                context.caller,
                 "agentflow",
                 "message",
                 {**_said("assistant", turn, response.text), "stop_reason": response.stop_reason},
-                speaker.task_id,
+                context.task_id,
             )
             calls = response.tool_uses() if response.stop_reason == "tool_use" else []
             if not calls:
                 return talk
             if turn >= settings.max_turns:
-                talk.stop = "max_turns"
                 talk.outcome = Outcome(
                     False,
                     (),
@@ -153,7 +146,7 @@ class Conversation:
                 )
                 return talk
             history.append({"role": "assistant", "content": [dict(b) for b in response.content]})
-            results = await self._run_tools(calls, turn, speaker, settings, context)
+            results = await self._run_tools(calls, turn, settings, context)
             talk.tool_calls += len(calls)
             history.append({"role": "user", "content": [r.to_api() for r in results]})
 
@@ -185,7 +178,6 @@ class Conversation:
             Cost(worst.usd * settings.attempts, worst.tokens * settings.attempts)
         )
         if reservation is None:
-            talk.stop = "budget"
             talk.outcome = Outcome(
                 False,
                 (),
@@ -227,7 +219,6 @@ class Conversation:
         self,
         calls: list[Mapping[str, Any]],
         turn: int,
-        speaker: Speaker,
         settings: TurnSettings,
         context: ToolContext,
     ) -> list[ToolResult]:
@@ -236,7 +227,7 @@ class Conversation:
         async def one(block: Mapping[str, Any]) -> ToolResult:
             call = ToolCall(str(block.get("id")), str(block.get("name")), block.get("input") or {})
             payload = {"id": call.id, "name": call.name, "input": dict(call.input), "turn": turn}
-            log.add(speaker.name, call.name, "tool_call", payload, speaker.task_id)
+            log.add(context.caller, call.name, "tool_call", payload, context.task_id)
             tool = settings.tools.get(call.name)
             if tool is None:
                 offered = ", ".join(settings.tools) or "none"
@@ -255,7 +246,7 @@ class Conversation:
             result = _cut(result)
             log.add(
                 call.name,
-                speaker.name,
+                context.caller,
                 "tool_result",
                 {
                     "id": call.id,
@@ -263,7 +254,7 @@ class Conversation:
                     "content": result.content,
                     "is_error": result.is_error,
                 },
-                speaker.task_id,
+                context.task_id,
             )
             return result
 
@@ -303,6 +294,3 @@ def _cut(result: ToolResult) -> ToolResult:
         return result
     note = f"\n[cut: {len(result.content):,} characters, the first {MAX_RESULT_CHARS:,} shown]"
     return replace(result, content=result.content[:MAX_RESULT_CHARS] + note)
-
-
-TurnHook = Callable[[], Awaitable[None]]

@@ -20,7 +20,7 @@ from agentflow.engine.collaboration import (
     TaskTurns,
     field_examples,
 )
-from agentflow.engine.conversation import Conversation, Speaker, TurnSettings
+from agentflow.engine.conversation import Conversation, TurnSettings
 from agentflow.engine.limiter import AdaptiveLimiter
 from agentflow.engine.results import Attempt, TaskResult
 from agentflow.engine.retry import RetryPolicy
@@ -216,7 +216,6 @@ class TaskRunner:
 
         talk = await conversation.run(
             request,
-            Speaker(task.id, task.id, planned.agent),
             TurnSettings(
                 tools=desk.tools(planned.tools, field_examples(collab, spec.sets, reads)),
                 max_turns=planned.max_turns,

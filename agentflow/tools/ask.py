@@ -9,7 +9,14 @@ from __future__ import annotations
 
 from collections.abc import Awaitable, Callable, Sequence
 
-from agentflow.tools.base import ToolCall, ToolContext, ToolError, ToolResult, ToolSpec
+from agentflow.tools.base import (
+    ToolCall,
+    ToolContext,
+    ToolError,
+    ToolResult,
+    ToolSpec,
+    string_field,
+)
 
 # Past this many agents the names are listed in the description only, not as an enum:
 # a schema of hundreds of names costs tokens on every turn.
@@ -47,12 +54,8 @@ class AskAgentTool:
         self._asker = asker
 
     async def run(self, call: ToolCall, context: ToolContext) -> ToolResult:
-        agent, question = call.input.get("agent"), call.input.get("question")
-        if not isinstance(agent, str) or not agent.strip():
-            return ToolResult(call.id, "field 'agent' must be an agent's name", is_error=True)
-        if not isinstance(question, str) or not question.strip():
-            return ToolResult(call.id, "field 'question' must be a non-empty string", True)
         try:
+            agent, question = string_field(call, "agent"), string_field(call, "question")
             answer = await self._asker(context, agent.strip(), question)
         except ToolError as exc:
             return ToolResult(call.id, str(exc), is_error=True)

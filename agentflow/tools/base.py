@@ -60,6 +60,18 @@ class ToolError(Exception):
     """A failure to report to the model as an is_error result (never to crash the run)."""
 
 
+def string_field(call: ToolCall, name: str) -> str:
+    """The input's `name`, a non-empty string; ToolError (for the model) otherwise."""
+    if not isinstance(call.input, Mapping):
+        raise ToolError("input must be an object")
+    if name not in call.input:
+        raise ToolError(f"missing required field '{name}'")
+    value = call.input[name]
+    if not isinstance(value, str) or not value.strip():
+        raise ToolError(f"field '{name}' must be a non-empty string")
+    return value
+
+
 @dataclass(frozen=True)
 class Event:
     seq: int  # order within the run, from 1

@@ -15,8 +15,9 @@ from __future__ import annotations
 
 import asyncio
 import json
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass
+from types import MappingProxyType
 from typing import Any
 
 from agentflow.tools.base import (
@@ -28,6 +29,7 @@ from agentflow.tools.base import (
     ToolError,
     ToolResult,
     ToolSpec,
+    string_field,
 )
 
 BROADCAST = "all"
@@ -91,9 +93,10 @@ class SharedState:
     def has(self, key: str) -> bool:
         return key in self._values
 
-    def snapshot(self) -> dict[str, Any]:
-        """Every key's current value (what `{{ state.KEY }}` reads when a task starts)."""
-        return dict(self._values)
+    def values(self) -> Mapping[str, Any]:
+        """Every key's current value, read-only and live (what `{{ state.KEY }}` reads when
+        a task starts): no copy per task, as the prompt is rendered at once."""
+        return MappingProxyType(self._values)
 
     def get(self, key: str) -> Any:
         """The current value, or None when unset (use `has` to tell None from unset)."""
@@ -164,9 +167,13 @@ class MessageBus:
         """(sender, message) pairs of the topic, oldest first."""
         return list(self._topics.get(topic, []))
 
-    def rendered(self) -> dict[str, str]:
-        """Every topic so far, rendered (what `{{ messages.TOPIC }}` reads)."""
-        return {topic: self.render(topic) for topic in self._topics}
+    def rendered(self) -> Mapping[str, str]:
+        """Every topic so far, rendered on lookup (what `{{ messages.TOPIC }}` reads): only
+        the topics a prompt names are rendered, not every topic for every task."""
+        return _RenderedTopics(self)
+
+    def topics(self) -> list[str]:
+        return list(self._topics)
 
     def render(self, topic: str) -> str:
         """What `{{ messages.TOPIC }}` becomes: one `[sender] message` line each."""
@@ -180,15 +187,20 @@ class MessageBus:
         return self._notes.pop(task_id, [])
 
 
-def _string_field(call: ToolCall, name: str) -> str:
-    if not isinstance(call.input, Mapping):
-        raise ToolError("input must be an object")
-    if name not in call.input:
-        raise ToolError(f"missing required field '{name}'")
-    value = call.input[name]
-    if not isinstance(value, str) or not value.strip():
-        raise ToolError(f"field '{name}' must be a non-empty string")
-    return value
+class _RenderedTopics(Mapping[str, str]):
+    def __init__(self, bus: MessageBus) -> None:
+        self._bus = bus
+
+    def __getitem__(self, topic: str) -> str:
+        if topic not in self._bus._topics:
+            raise KeyError(topic)
+        return self._bus.render(topic)
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._bus.topics())
+
+    def __len__(self) -> int:
+        return len(self._bus.topics())
 
 
 def _error(call: ToolCall, exc: Exception) -> ToolResult:
@@ -218,7 +230,7 @@ class SetStateTool:
 
     async def run(self, call: ToolCall, context: ToolContext) -> ToolResult:
         try:
-            key = _string_field(call, "key")
+            key = string_field(call, "key")
             if "value" not in call.input:
                 raise ToolError("missing required field 'value'")
             change = self.state.set(key, call.input["value"], by=context.task_id)
@@ -243,7 +255,7 @@ class GetStateTool:
 
     async def run(self, call: ToolCall, context: ToolContext) -> ToolResult:
         try:
-            key = _string_field(call, "key")
+            key = string_field(call, "key")
         except Exception as exc:
             return _error(call, exc)
         if not self.state.has(key):
@@ -276,8 +288,8 @@ class NotifyTool:
 
     async def run(self, call: ToolCall, context: ToolContext) -> ToolResult:
         try:
-            topic = _string_field(call, "topic")
-            message = _string_field(call, "message")
+            topic = string_field(call, "topic")
+            message = string_field(call, "message")
             self.bus.notify(topic, message, by=context.task_id)
         except Exception as exc:
             return _error(call, exc)
