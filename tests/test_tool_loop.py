@@ -259,7 +259,9 @@ def test_a_waiting_task_whose_key_is_never_set_fails_instead_of_hanging(api, cap
     code, summary = run_json(capsys, path)
     assert code == 1
     assert summary["tasks"]["waiter"]["status"] == "failed"
-    assert "waits_for state.verdict, which no task set" in summary["tasks"]["waiter"]["error"]
+    error = summary["tasks"]["waiter"]["error"]
+    assert "waits_for state.verdict, which no task set" in error
+    assert "writer succeeded without calling set_state for 'verdict'" in error
     assert summary["tasks"]["after"]["status"] == "skipped"
     assert len(calls(api)) == 1
 

@@ -421,10 +421,22 @@ def test_workspace_is_resolved_against_the_workflow_folder(capsys, tmp_path, mon
         ("defaults: {max_turns: 101}\ntasks:\n  a: {prompt: x}\n", "greater than the maximum"),
         ("tasks:\n  a: {prompt: x, tools: 'Read, Grep'}\n", "is not of type 'array'"),
         ("tasks:\n  a: {prompt: x, tools: ['']}\n", "tasks.a.tools.0: '' should be non-empty"),
-        ("tasks:\n  a: {prompt: x, waits_for: [plan]}\n", "tasks.a.waits_for.0: 'plan' does not"),
-        ("tasks:\n  a: {prompt: x, waits_for: [state.]}\n", "'state.' does not match"),
-        ("tasks:\n  a: {prompt: x, sets: [state.x, 'a b']}\n", "'a b' does not match"),
-        ("tasks:\n  a: {prompt: x, subscribe: [messages.]}\n", "'messages.' does not match"),
+        (
+            "tasks:\n  a: {prompt: x, waits_for: [plan]}\n",
+            "tasks.a.waits_for.0: 'plan' is not of the form state.KEY",
+        ),
+        (
+            "tasks:\n  a: {prompt: x, waits_for: [state.]}\n",
+            "'state.' is not of the form state.KEY",
+        ),
+        (
+            "tasks:\n  a: {prompt: x, sets: [state.x, 'a b']}\n",
+            "'a b' is not of the form a state key",
+        ),
+        (
+            "tasks:\n  a: {prompt: x, subscribe: [messages.]}\n",
+            "'messages.' is not of the form state.KEY, messages.TOPIC or NAME",
+        ),
         ("ask: {max_depth: 11}\ntasks:\n  a: {prompt: x}\n", "ask.max_depth: 11 is greater"),
         ("ask: {timeout: 0}\ntasks:\n  a: {prompt: x}\n", "ask.timeout: 0 is less than or"),
         ("ask: {depth: 1}\ntasks:\n  a: {prompt: x}\n", "unknown key 'depth' in ask"),

@@ -183,12 +183,18 @@ class _Run:
             for tid in tids:
                 task = self.result.tasks[tid]
                 task.status, task.ended_at = "failed", time.time()
-                task.error = (
-                    f"waits_for state.{key}, which no task set (the tasks that declare "
-                    f"`sets: [{key}]` ended without calling set_state for it)"
-                )
+                task.error = f"waits_for state.{key}, which no task set ({self._setters(key)})"
                 self._finished(tid)
         self.waiting_for_state.clear()
+
+    def _setters(self, key: str) -> str:
+        """How the tasks that declared they set `key` ended, for the waiter's error."""
+        ended = [
+            f"{t.id} {self.result.tasks[t.id].status}"
+            for t in self.plan.workflow.tasks.values()
+            if key in t.sets
+        ]
+        return "; ".join(ended) + f" without calling set_state for {key!r}"
 
     def _requeue(self, tids: list[str]) -> None:
         for tid in tids:

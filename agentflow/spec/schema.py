@@ -62,6 +62,11 @@ def _describe(error: ValidationError) -> tuple[str, str | None]:
             "task ids use lower case letters, digits, '-' and '_', starting with a letter or "
             "digit; input names are identifiers",
         )
+    if error.validator == "pattern" and isinstance(error.schema, dict):
+        # The regex helps nobody; the field's description says the expected form.
+        form = error.schema.get("description")
+        if form:
+            return f"{where}: {error.instance!r} is not of the form {form}", None
     if error.validator in ("oneOf", "anyOf") and error.context:
         return f"{where}: {_branch_message(error)}", None
     description = error.schema.get("description") if isinstance(error.schema, dict) else None
