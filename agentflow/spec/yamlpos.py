@@ -20,6 +20,8 @@ from agentflow.errors import Problem
 
 MAX_FILE_BYTES = 10 * 1024 * 1024
 MAX_NODES = 500_000  # guards against alias bombs ("billion laughs") and absurd files
+MAX_DEPTH = 100  # a failed parse this deep is called too deeply nested, whatever the parser said
+DEPTH_SCAN_CHARS = 1024 * 1024  # how much of a failed document is scanned for its depth
 
 YamlPath = tuple[str | int, ...]
 
@@ -186,22 +188,60 @@ def load_yaml(text: str, file: str) -> tuple[LoadedYaml | None, list[Problem]]:
     problems: list[Problem] = []
     try:
         data = yaml.load(text, Loader=_loader_class(file, problems))  # noqa: S506 - safe loader
-    except yaml.MarkedYAMLError as exc:
-        mark = exc.problem_mark or exc.context_mark
-        line, col = (mark.line + 1, mark.column + 1) if mark else (None, None)
-        reason = exc.problem or str(exc)
-        if exc.context:
-            reason = f"{reason} ({exc.context})"
-        return None, [Problem(file, f"invalid YAML: {reason}", line, col)]
-    except yaml.YAMLError as exc:
-        return None, [Problem(file, f"invalid YAML: {exc}")]
-    except RecursionError:
-        return None, [Problem(file, "the YAML is nested too deeply to read")]
+    except (yaml.YAMLError, RecursionError) as exc:
+        if _nesting_depth(text, exc) > MAX_DEPTH:
+            return None, [_too_deep(file)]
+        return None, [_yaml_problem(exc, file)]
     if data is None:
         return None, [Problem(file, "the file is empty", hint="see README.md for the format")]
     try:
         if _expanded_size(data, MAX_NODES) > MAX_NODES:
             return None, [Problem(file, f"the document expands to more than {MAX_NODES} values")]
     except RecursionError:
-        return None, [Problem(file, "the YAML is nested too deeply to read")]
+        return None, [_too_deep(file)]
     return LoadedYaml(data, text), problems
+
+
+def _too_deep(file: str) -> Problem:
+    return Problem(
+        file,
+        f"the YAML is nested too deeply to read (more than {MAX_DEPTH} levels)",
+        hint="a workflow needs only a few levels; is this the right file?",
+    )
+
+
+def _nesting_depth(text: str, error: BaseException) -> int:
+    """How deep the document's collections nest up to where loading failed: asked only
+    then, to tell a too-deep document from other errors in agentflow's own words (parsers
+    word their limits differently, and some hit Python's recursion limit). PyYAML's own
+    parser is used, which has no depth limit of its own, on at most DEPTH_SCAN_CHARS."""
+    mark = getattr(error, "problem_mark", None)
+    end = len(text) if mark is None else min(len(text), mark.index + 1)
+    if end > DEPTH_SCAN_CHARS:
+        return 0
+    depth = deepest = 0
+    try:
+        for event in yaml.parse(text[:end], Loader=yaml.SafeLoader):
+            if isinstance(event, yaml.CollectionStartEvent):
+                depth += 1
+                deepest = max(deepest, depth)
+                if deepest > MAX_DEPTH:
+                    break
+            elif isinstance(event, yaml.CollectionEndEvent):
+                depth -= 1
+    except (yaml.YAMLError, RecursionError):
+        pass
+    return deepest
+
+
+def _yaml_problem(exc: BaseException, file: str) -> Problem:
+    if isinstance(exc, yaml.MarkedYAMLError):
+        mark = exc.problem_mark or exc.context_mark
+        line, col = (mark.line + 1, mark.column + 1) if mark else (None, None)
+        reason = exc.problem or str(exc)
+        if exc.context:
+            reason = f"{reason} ({exc.context})"
+        return Problem(file, f"invalid YAML: {reason}", line, col)
+    if isinstance(exc, RecursionError):
+        return _too_deep(file)
+    return Problem(file, f"invalid YAML: {exc}")
