@@ -1,3 +1,3 @@
-from agentflow.cli import main
+from agentflow.cli.app import main
 
 main()

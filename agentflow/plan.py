@@ -19,15 +19,15 @@ from typing import Any
 import networkx as nx
 
 from agentflow.errors import AgentflowError, ExitCode, Problem
-from agentflow.models import PriceTable, Usage
+from agentflow.prices import PriceTable, Usage
 from agentflow.routing.adaptive import LearnedStart
 from agentflow.routing.assign import AgentPick, assign_agents
+from agentflow.routing.choose import ModelChoice, choose_model
 from agentflow.routing.classifier import CLASSIFY_MAX_TOKENS, CLASSIFY_RETRIES
 from agentflow.routing.classifier import SYSTEM as CLASSIFIER_SYSTEM
-from agentflow.routing.models import ModelChoice, choose_model
+from agentflow.routing.tools import max_turns, select_tools
 from agentflow.spec.agents import Agent, AgentCatalog
 from agentflow.spec.templates import RenderContext, parse_template, render_template
-from agentflow.spec.validate import task_graph
 from agentflow.spec.workflow import Budget, TaskSpec, Workflow
 from agentflow.tokens import (
     REQUEST_OVERHEAD_TOKENS,
@@ -35,7 +35,7 @@ from agentflow.tokens import (
     estimate_tokens_batch,
     raw_token_count,
 )
-from agentflow.tools.selection import max_turns, select_tools
+from agentflow.validate.workflow import task_graph
 
 EXPECTED_OUTPUT_FRACTION = 0.5
 BASE_LATENCY_SECONDS = 1.5

@@ -44,10 +44,10 @@ def generate(tasks: int, seed: int = 1) -> str:
 
 
 def stage_times(path: Path) -> dict[str, float]:
-    from agentflow.models import load_prices
     from agentflow.plan import build_plan
+    from agentflow.prices import load_prices
     from agentflow.render.plan_view import plan_to_json
-    from agentflow.spec.validate import validate_workflow
+    from agentflow.validate.workflow import validate_workflow
 
     times: dict[str, float] = {}
     start = time.perf_counter()

@@ -42,13 +42,13 @@ import benchmarks.dags as dags  # noqa: E402
 from agentflow.engine.results import RunResult  # noqa: E402
 from agentflow.engine.run import RunOptions, execute  # noqa: E402
 from agentflow.engine.scheduler import ScheduleMode  # noqa: E402
-from agentflow.models import PriceTable, Usage, load_prices  # noqa: E402
 from agentflow.plan import Plan, build_plan  # noqa: E402
+from agentflow.prices import PriceTable, Usage, load_prices  # noqa: E402
 from agentflow.providers.base import ModelRequest, ModelResponse, Provider  # noqa: E402
 from agentflow.providers.simulate import SimulateProvider  # noqa: E402
-from agentflow.record import RunFolder  # noqa: E402
 from agentflow.spec.agents import AgentCatalog  # noqa: E402
-from agentflow.spec.validate import validate_workflow  # noqa: E402
+from agentflow.store.run_folder import RunFolder  # noqa: E402
+from agentflow.validate.workflow import validate_workflow  # noqa: E402
 
 MAKESPAN_TARGET = 1.10  # makespan / lower bound
 OVERHEAD_TARGET_MS = 2.0

@@ -36,7 +36,7 @@ import yaml
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from agentflow.models import Usage, load_prices  # noqa: E402
+from agentflow.prices import Usage, load_prices  # noqa: E402
 from tests.support.messages_server import MessagesServer, RecordedRequest, Reply  # noqa: E402
 
 MODEL = "haiku"

@@ -10,7 +10,7 @@ from typing import Any
 
 import pytest
 
-from agentflow.cli import main
+from agentflow.cli.app import main
 
 
 @dataclass(frozen=True)

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from agentflow.models import Usage, load_prices
+from agentflow.prices import Usage, load_prices
 from tests.cli_helpers import run_cli, run_json, write_workflow
 from tests.conftest import TEST_API_KEY as KEY
 from tests.support.messages_server import MessagesServer, Reply

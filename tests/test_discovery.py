@@ -10,7 +10,7 @@ import pytest
 import typer
 from typer.testing import CliRunner
 
-from agentflow.cli_match import match as match_command
+from agentflow.cli.agents import match as match_command
 from agentflow.errors import AgentflowError
 from agentflow.routing.discovery import (
     WEAK_SCORE,
@@ -279,7 +279,7 @@ def test_no_default_folder_is_an_error(tmp_path, monkeypatch):
 
 
 def test_registered_as_agents_match(capsys, folders):
-    from agentflow.cli import agents_app
+    from agentflow.cli.app import agents_app
     from tests.cli_helpers import run_cli
 
     if "match" not in {c.name for c in agents_app.registered_commands}:

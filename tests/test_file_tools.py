@@ -9,7 +9,8 @@ from typing import Any
 
 import pytest
 
-from agentflow.tools.base import EventLog, ToolCall, ToolContext, ToolResult
+from agentflow.events import EventLog
+from agentflow.tools.base import ToolCall, ToolContext, ToolResult
 from agentflow.tools.files import MAX_LINES, Workspace, file_tools
 
 SECRET = "TOP-SECRET-OUTSIDE"

@@ -11,12 +11,12 @@ from pathlib import Path
 
 import pytest
 
-import agentflow.run_command
+import agentflow.cli.session
 from agentflow.engine.results import Attempt, RunResult, TaskResult
 from agentflow.engine.summary import run_summary
 from agentflow.errors import AgentflowError
-from agentflow.history import MIGRATIONS, HistoryRecorder, connect, history_path, migrate
-from agentflow.history_queries import (
+from agentflow.prices import Usage
+from agentflow.store.queries import (
     ResumedOutput,
     last_run_id,
     list_runs,
@@ -24,7 +24,7 @@ from agentflow.history_queries import (
     report,
     resumable_outputs,
 )
-from agentflow.models import Usage
+from agentflow.store.recorder import MIGRATIONS, HistoryRecorder, connect, history_path, migrate
 from tests.cli_helpers import run_cli
 
 DAY = 86_400.0
@@ -472,7 +472,7 @@ def test_report_bad_since_is_exit_2(home: Path, capsys, since: str) -> None:
 
 # --- end to end -----------------------------------------------------------------------------
 
-WIRED = "HistoryRecorder" in inspect.getsource(agentflow.run_command)
+WIRED = "HistoryRecorder" in inspect.getsource(agentflow.cli.session)
 FIXTURES = Path(__file__).parent / "fixtures" / "workflows"
 
 

@@ -11,15 +11,15 @@ from typing import Any
 
 import pytest
 
-import agentflow.history
+import agentflow.store.recorder
 from agentflow.engine.recorder import BackgroundRecorder, Recorders
 from agentflow.engine.results import Attempt, RunResult, TaskResult
 from agentflow.engine.summary import run_summary
-from agentflow.history import MIGRATIONS, HistoryRecorder, history_path
-from agentflow.history_messages import load_messages
-from agentflow.models import Usage
-from agentflow.record import MESSAGES_FILE, RunFolder
-from agentflow.tools.base import Event
+from agentflow.events import Event
+from agentflow.prices import Usage
+from agentflow.store.messages import load_messages
+from agentflow.store.recorder import MIGRATIONS, HistoryRecorder, history_path
+from agentflow.store.run_folder import MESSAGES_FILE, RunFolder
 from tests.cli_helpers import run_cli
 
 T0 = time.time() - 120
@@ -303,14 +303,14 @@ def test_a_database_at_m005_gains_messages_and_keeps_its_runs(
     old_version = MIGRATIONS[: names.index("m005_attempt_purpose") + 1]
     old_run = make_run("20250201-000000-old005")
     newer_columns = ("turns", "tool_calls")  # m007's, which a version at m005 did not write
-    task_row = agentflow.history._task_row
+    task_row = agentflow.store.recorder._task_row
 
     def old_task_row(*args):
         return {k: v for k, v in task_row(*args).items() if k not in newer_columns}
 
     with monkeypatch.context() as patch:  # recorded by a version that stopped at m005
-        patch.setattr(agentflow.history, "MIGRATIONS", old_version)
-        patch.setattr(agentflow.history, "_task_row", old_task_row)
+        patch.setattr(agentflow.store.recorder, "MIGRATIONS", old_version)
+        patch.setattr(agentflow.store.recorder, "_task_row", old_task_row)
         recorder = HistoryRecorder()
         recorder.run_finished(old_run)
         assert not recorder.errors

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from agentflow.models import Usage, load_prices
+from agentflow.prices import Usage, load_prices
 from tests.cli_helpers import run_cli
 
 FIXTURES = Path(__file__).parent / "fixtures" / "workflows"

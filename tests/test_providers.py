@@ -14,7 +14,7 @@ import jsonschema
 import pytest
 
 from agentflow.errors import AgentflowError, ExitCode
-from agentflow.models import Usage
+from agentflow.prices import Usage
 from agentflow.providers.anthropic import STREAM_THRESHOLD, AnthropicProvider, retry_after
 from agentflow.providers.base import ModelRequest, ModelResponse, ProviderError
 from agentflow.providers.factory import make_provider

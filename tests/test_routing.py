@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from agentflow.models import Usage, load_prices
+from agentflow.prices import Usage, load_prices
 from tests.cli_helpers import run_cli, write_workflow
 from tests.cli_helpers import run_json as run_json_strict
 from tests.support.messages_server import MessagesServer, Reply

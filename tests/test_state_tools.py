@@ -7,7 +7,8 @@ import json
 
 import pytest
 
-from agentflow.tools.base import EventLog, ToolCall, ToolContext, ToolError
+from agentflow.events import EventLog
+from agentflow.tools.base import ToolCall, ToolContext, ToolError
 from agentflow.tools.state import (
     GetStateTool,
     MessageBus,

@@ -8,7 +8,7 @@ import threading
 from pathlib import Path
 from typing import Any
 
-from agentflow.models import Usage, load_prices
+from agentflow.prices import Usage, load_prices
 from tests.cli_helpers import run_cli, run_json, write_workflow
 from tests.support.messages_server import MessagesServer, RecordedRequest, Reply
 

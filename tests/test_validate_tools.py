@@ -7,12 +7,9 @@ from pathlib import Path
 
 import pytest
 
-from agentflow.models import load_prices
+from agentflow.prices import load_prices
 from agentflow.routing.assign import assign_agents
-from agentflow.spec.templates import RenderContext, parse_template, render_template
-from agentflow.spec.validate import validate_workflow
-from agentflow.spec.workflow import Workflow
-from agentflow.tools.selection import (
+from agentflow.routing.tools import (
     DEFAULT_MAX_TURNS,
     KNOWN_TOOLS,
     ToolSelection,
@@ -20,6 +17,9 @@ from agentflow.tools.selection import (
     select_tools,
     subscriptions,
 )
+from agentflow.spec.templates import RenderContext, parse_template, render_template
+from agentflow.spec.workflow import Workflow
+from agentflow.validate.workflow import validate_workflow
 from tests.cli_helpers import run_cli, write_workflow
 
 PRICES = load_prices()

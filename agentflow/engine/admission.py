@@ -12,12 +12,12 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any, Literal
 
-from agentflow.cache import ResponseCache, request_hash
-from agentflow.engine.budget import Budget, Cost, Reservation
+from agentflow.engine.cache import ResponseCache, request_hash
 from agentflow.engine.collaboration import Collaboration
+from agentflow.engine.ledger import Budget, Cost, Reservation
 from agentflow.engine.results import PriorOutput, TaskResult
-from agentflow.models import PriceTable
 from agentflow.plan import Plan
+from agentflow.prices import PriceTable
 from agentflow.providers.base import ModelRequest
 from agentflow.routing.classifier import CLASSIFY_RETRIES, classifier_request
 from agentflow.spec.agents import AgentCatalog

@@ -16,7 +16,7 @@ import jsonschema
 from agentflow.engine.limiter import AdaptiveLimiter
 from agentflow.engine.results import Attempt
 from agentflow.engine.retry import RetryPolicy
-from agentflow.models import PriceTable, Usage
+from agentflow.prices import PriceTable, Usage
 from agentflow.providers.base import ModelRequest, ModelResponse, Provider, ProviderError
 
 _FENCE = re.compile(r"^\s*```(?:json)?\s*\n(.*?)\n\s*```\s*$", re.DOTALL)

@@ -12,22 +12,23 @@ import difflib
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, replace
 
-from agentflow.engine.budget import Budget, Cost, Reservation
 from agentflow.engine.conversation import Conversation, TurnBudget, TurnSettings
-from agentflow.models import PriceTable
+from agentflow.engine.ledger import Budget, Cost, Reservation
+from agentflow.events import EventLog
+from agentflow.prices import PriceTable
 from agentflow.providers.base import ModelRequest
-from agentflow.spec.agents import Agent, AgentCatalog
-from agentflow.spec.templates import parse_template
-from agentflow.spec.workflow import AskSettings, Workflow
-from agentflow.tools.ask import AskAgentTool
-from agentflow.tools.base import EventLog, Tool, ToolContext, ToolError, ToolSpec
-from agentflow.tools.files import Workspace, file_tools
-from agentflow.tools.selection import (
+from agentflow.routing.tools import (
     DEFAULT_MAX_TURNS,
     agent_max_turns,
     split_tools,
     subscriptions,
 )
+from agentflow.spec.agents import Agent, AgentCatalog
+from agentflow.spec.templates import parse_template
+from agentflow.spec.workflow import AskSettings, Workflow
+from agentflow.tools.ask import AskAgentTool
+from agentflow.tools.base import Tool, ToolContext, ToolError, ToolSpec
+from agentflow.tools.files import Workspace, file_tools
 from agentflow.tools.state import MessageBus, SharedState, state_tools
 
 

@@ -15,13 +15,13 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, replace
 from typing import Any
 
-from agentflow.cache import ResponseCache, request_hash
 from agentflow.engine.attempts import Outcome, parse_structured, run_attempts
-from agentflow.engine.budget import Cost, Reservation
+from agentflow.engine.cache import ResponseCache, request_hash
+from agentflow.engine.ledger import Cost, Reservation
 from agentflow.engine.limiter import AdaptiveLimiter
 from agentflow.engine.results import Attempt
 from agentflow.engine.retry import RetryPolicy
-from agentflow.models import PriceTable, Usage
+from agentflow.prices import PriceTable, Usage
 from agentflow.providers.base import ModelRequest, ModelResponse, Provider, ProviderError
 from agentflow.tools.base import Tool, ToolCall, ToolContext, ToolResult
 

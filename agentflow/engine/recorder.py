@@ -8,11 +8,11 @@ from collections.abc import Callable
 from dataclasses import replace
 
 from agentflow.engine.results import RunResult, TaskResult
-from agentflow.tools.base import Event
+from agentflow.events import Event
 
 
 class Recorder:
-    """Receives the run's start, each finished task, and the run's end (agentflow.record)."""
+    """Receives the run's start, each finished task, and the run's end (agentflow.store.run_folder)."""
 
     def run_started(self, run: RunResult) -> None: ...
 

@@ -6,7 +6,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
 
-from agentflow.models import Usage
+from agentflow.prices import Usage
 
 TaskStatus = Literal[
     "pending", "running", "succeeded", "cached", "failed", "skipped", "budget", "cancelled"
@@ -54,7 +54,7 @@ class TaskResult:
     error: str | None = None
     started_at: float | None = None
     ended_at: float | None = None
-    request_hash: str | None = None  # identifies the exact request (see agentflow.cache)
+    request_hash: str | None = None  # identifies the exact request (see agentflow.engine.cache)
     source: Literal["api", "cache", "resume"] | None = None  # where the output came from
     saved_usage: Usage = field(default_factory=Usage)  # tokens a cache hit or resume avoided
     saved_usd: float = 0.0  # what that would have cost

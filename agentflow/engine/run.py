@@ -11,20 +11,20 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from agentflow.cache import ResponseCache
 from agentflow.engine.admission import Admission, AdmissionSettings, Decision
-from agentflow.engine.budget import Budget
+from agentflow.engine.cache import ResponseCache
 from agentflow.engine.collaboration import Collaboration
+from agentflow.engine.ledger import Budget
 from agentflow.engine.limiter import AdaptiveLimiter
 from agentflow.engine.recorder import Recorder
 from agentflow.engine.results import FINISHED_OK, PriorOutput, RunResult, TaskResult
 from agentflow.engine.scheduler import ReadyQueue, ScheduleMode
 from agentflow.engine.task_runner import TaskRunner
-from agentflow.models import PriceTable
+from agentflow.events import Event
 from agentflow.plan import Plan
+from agentflow.prices import PriceTable
 from agentflow.providers.base import Provider
 from agentflow.spec.agents import AgentCatalog
-from agentflow.tools.base import Event
 
 
 @dataclass(frozen=True)

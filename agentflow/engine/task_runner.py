@@ -9,10 +9,9 @@ from collections.abc import Callable
 from dataclasses import replace
 from typing import Any
 
-from agentflow.cache import request_hash
 from agentflow.engine.admission import Admission, Decision
 from agentflow.engine.attempts import Outcome, run_attempts
-from agentflow.engine.budget import Cost, Reservation
+from agentflow.engine.cache import request_hash
 from agentflow.engine.collaboration import (
     Collaboration,
     Desk,
@@ -21,17 +20,18 @@ from agentflow.engine.collaboration import (
     field_examples,
 )
 from agentflow.engine.conversation import Conversation, TurnSettings
+from agentflow.engine.ledger import Cost, Reservation
 from agentflow.engine.limiter import AdaptiveLimiter
 from agentflow.engine.results import Attempt, TaskResult
 from agentflow.engine.retry import RetryPolicy
-from agentflow.models import PriceTable
 from agentflow.plan import Plan
+from agentflow.prices import PriceTable
 from agentflow.providers.base import ModelRequest, ModelResponse, Provider, ProviderError
 from agentflow.routing.checks import answer_problem
 from agentflow.routing.classifier import CLASSIFY_RETRIES
+from agentflow.routing.tools import subscriptions
 from agentflow.tokens import estimate_request_tokens
 from agentflow.tools.base import ToolContext
-from agentflow.tools.selection import subscriptions
 
 
 class TaskRunner:

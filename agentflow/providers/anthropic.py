@@ -24,7 +24,7 @@ try:  # the SDK's HTTP layer: a bundled httpx fork in SDK 2.x, httpx itself befo
 except ImportError:  # pragma: no cover
     import httpx as httpx2  # type: ignore[no-redef]
 
-from agentflow.models import Usage
+from agentflow.prices import Usage
 from agentflow.providers.base import ErrorKind, ModelRequest, ModelResponse, ProviderError
 
 # Requests allowing this many output tokens or more are streamed. Below it a reply takes

@@ -10,7 +10,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any, Literal, Protocol
 
-from agentflow.models import Usage
+from agentflow.prices import Usage
 
 ErrorKind = Literal[
     "rate_limit",  # 429: retry after a pause, lower concurrency

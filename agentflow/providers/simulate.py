@@ -26,7 +26,7 @@ from typing import Any
 
 import tiktoken
 
-from agentflow.models import Usage
+from agentflow.prices import Usage
 from agentflow.providers.base import ModelRequest, ModelResponse, ProviderError
 from agentflow.tokens import ENCODING, raw_token_count
 

@@ -9,9 +9,9 @@ from rich.console import Console
 from rich.table import Table
 from rich.text import Text
 
-from agentflow.history_queries import Report, RunRow, Spend
 from agentflow.render.console import count, table_box, usd
 from agentflow.render.run_view import STATUS_STYLE
+from agentflow.store.queries import Report, RunRow, Spend
 
 RUN_STATUS_STYLE = {
     **STATUS_STYLE,

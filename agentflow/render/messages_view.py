@@ -16,9 +16,9 @@ from rich.table import Table
 from rich.text import Text
 
 from agentflow.engine.results import RunResult
-from agentflow.record import message_json
+from agentflow.events import Event
 from agentflow.render.console import table_box
-from agentflow.tools.base import Event
+from agentflow.store.run_folder import message_json
 
 TEXT_WIDTH = 400  # a turn's text or a tool's input, in the conversation
 SUMMARY_WIDTH = 120  # a cell of the traffic table

@@ -8,8 +8,8 @@ from typing import Any
 from rich.console import Console
 from rich.table import Table
 
-from agentflow.history_routing import RoutingReport
 from agentflow.render.console import table_box, usd
+from agentflow.store.routing import RoutingReport
 
 
 def routing_to_json(reports: list[RoutingReport]) -> dict[str, Any]:

@@ -11,7 +11,7 @@ from rich.table import Table
 from rich.text import Text
 
 from agentflow.engine.results import RunResult, TaskResult
-from agentflow.models import Usage
+from agentflow.prices import Usage
 from agentflow.render.console import count, table_box, usd
 
 STATUS_STYLE = {

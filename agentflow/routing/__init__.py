@@ -1,5 +1,5 @@
 """Routing: which agent and which model each task gets, and why."""
 
-from agentflow.routing.models import AUTO, ModelChoice, choose_model
+from agentflow.routing.choose import AUTO, ModelChoice, choose_model
 
 __all__ = ["AUTO", "ModelChoice", "choose_model"]

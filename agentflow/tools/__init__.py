@@ -1,1 +1,1 @@
-"""Tools a model can call during a task (issue 6: the tool-use loop). Not wired in yet."""
+"""The tools a model may call during a task: ask_agent, shared state and notes, files."""

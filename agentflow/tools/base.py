@@ -1,21 +1,17 @@
 """What every tool is: a spec the API sees, and an async run from a call to a result.
 
 A tool never raises to the loop: what goes wrong becomes a ToolResult with is_error, with
-a message that helps the model do better on its next turn. Everything agents say to each
-other (requests, answers, notifications, state changes, tool calls and results) is an
-Event in the run's EventLog, so the history can show the whole conversation.
+a message that helps the model do better on its next turn. What tools do is logged as
+Events (agentflow.events) in the run's EventLog, so the history can show it all.
 """
 
 from __future__ import annotations
 
-import time
-from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field
-from typing import Any, Literal, Protocol
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any, Protocol
 
-EventKind = Literal[
-    "request", "response", "notification", "state", "tool_call", "tool_result", "message"
-]
+from agentflow.events import EventLog
 
 
 @dataclass(frozen=True)
@@ -70,49 +66,6 @@ def string_field(call: ToolCall, name: str) -> str:
     if not isinstance(value, str) or not value.strip():
         raise ToolError(f"field '{name}' must be a non-empty string")
     return value
-
-
-@dataclass(frozen=True)
-class Event:
-    seq: int  # order within the run, from 1
-    at: float
-    task: str  # the task whose work produced it (a writer, a sender, a conversation's owner)
-    sender: str  # a task id, "agent:NAME" (an ask_agent sub-call), or a tool's name
-    recipient: str  # a task id, "agent:NAME", a topic, "state", or a tool's name
-    kind: EventKind
-    payload: Mapping[str, Any]
-
-
-@dataclass
-class EventLog:
-    """Every message of a run, in order. The engine is single-threaded (asyncio), so a
-    list is enough; `listener` (the record stage) hears each event as it is added, so a
-    run stopped half-way still has its messages on disk."""
-
-    events: list[Event] = field(default_factory=list)
-    listener: Callable[[Event], None] | None = None
-
-    def add(
-        self,
-        sender: str,
-        recipient: str,
-        kind: EventKind,
-        payload: Mapping[str, Any],
-        task: str | None = None,
-    ) -> Event:
-        event = Event(
-            len(self.events) + 1,
-            time.time(),
-            task or sender,
-            sender,
-            recipient,
-            kind,
-            dict(payload),
-        )
-        self.events.append(event)
-        if self.listener is not None:
-            self.listener(event)
-        return event
 
 
 @dataclass

@@ -20,9 +20,8 @@ from dataclasses import dataclass
 from types import MappingProxyType
 from typing import Any
 
+from agentflow.events import Event, EventLog
 from agentflow.tools.base import (
-    Event,
-    EventLog,
     Tool,
     ToolCall,
     ToolContext,

@@ -1,8 +1,8 @@
 """A run's messages in the history database: what agents and tools said to each other.
 
 Each agentflow.tools.base.Event is one row of `messages` (migration m006_messages in
-agentflow.history), keyed by run and sequence number, its payload stored as JSON. Kept out
-of agentflow.history only for size; this module needs nothing from it, so both can import
+agentflow.store.recorder), keyed by run and sequence number, its payload stored as JSON. Kept out
+of agentflow.store.recorder only for size; this module needs nothing from it, so both can import
 it without a cycle.
 """
 
@@ -13,7 +13,7 @@ import sqlite3
 from pathlib import Path
 from typing import Any, cast
 
-from agentflow.tools.base import Event, EventKind
+from agentflow.events import Event, EventKind
 
 _COLUMNS = ("run_id", "seq", "at", "task_id", "sender", "recipient", "kind", "payload")
 
@@ -71,8 +71,8 @@ def load_messages(run_id: str, path: Path | None = None) -> list[Event]:
     """A recorded run's messages in sequence order (accepts a unique prefix of the run id;
     an unknown or ambiguous id is an AgentflowError, as for load_run). Empty for a run
     recorded before messages were, or one whose agents used no tools."""
-    # Imported here: history_queries imports agentflow.history, which imports this module.
-    from agentflow.history_queries import reading, resolve_run_id
+    # Imported here: history_queries imports agentflow.store.recorder, which imports this module.
+    from agentflow.store.queries import reading, resolve_run_id
 
     with reading(path) as db:
         full_id = resolve_run_id(db, run_id, path)

@@ -15,7 +15,7 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
-from agentflow.cli_common import AgentDirsOption, agent_folders
+from agentflow.cli.options import AgentDirsOption, agent_folders
 from agentflow.errors import ExitCode, Problem
 from agentflow.render.console import make_console, table_box
 from agentflow.routing.discovery import AgentIndex, AgentMatch, weak_reason
@@ -31,7 +31,7 @@ def match(
     ] = False,
 ) -> None:
     """Rank agents for a task by its words against their names and descriptions (offline)."""
-    from agentflow.cli import report_problems  # cli imports this module: import late
+    from agentflow.cli.app import report_problems  # cli imports this module: import late
 
     catalog = discover_agents(agent_folders(dirs))
     report_problems(_problems(catalog))

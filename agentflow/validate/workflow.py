@@ -10,16 +10,16 @@ from pathlib import Path
 import networkx as nx
 
 from agentflow.errors import Problem, has_errors
-from agentflow.models import PriceTable, unknown_model_problem
+from agentflow.prices import PriceTable, unknown_model_problem
 from agentflow.routing.assign import AUTO_AGENT, AgentPick, assign_agents
-from agentflow.routing.models import choose_model
+from agentflow.routing.choose import choose_model
 from agentflow.spec.agents import AgentCatalog, discover_agents
 from agentflow.spec.schema import schema_problems
 from agentflow.spec.templates import TemplateRef, parse_template
-from agentflow.spec.validate_routing import check_routing
-from agentflow.spec.validate_tools import check_tools
 from agentflow.spec.workflow import TaskSpec, Workflow, build_workflow
 from agentflow.spec.yamlpos import load_yaml, read_text_file
+from agentflow.validate.routing import check_routing
+from agentflow.validate.tools import check_tools
 
 
 @dataclass(frozen=True)

@@ -5,8 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
-from agentflow.history_queries import reading
-from agentflow.models import PriceTable
+from agentflow.prices import PriceTable
 from agentflow.routing.adaptive import (
     RECENT_RUNS,
     LearnedStart,
@@ -17,8 +16,9 @@ from agentflow.routing.adaptive import (
     route_stats,
     suggestions,
 )
-from agentflow.routing.models import escalate_chain
+from agentflow.routing.choose import escalate_chain
 from agentflow.spec.workflow import Workflow
+from agentflow.store.queries import reading
 
 _RECORDS = """
 SELECT a.run_id, a.task_id, a.model,

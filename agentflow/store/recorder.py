@@ -1,7 +1,7 @@
 """The run history: every run, task and attempt in one SQLite file, `state_dir()/history.db`.
 
-The run folder (agentflow.record) keeps a run's outputs; this database keeps every run side
-by side so they can be listed, shown again, resumed and added up (agentflow.history_queries).
+The run folder (agentflow.store.run_folder) keeps a run's outputs; this database keeps every run side
+by side so they can be listed, shown again, resumed and added up (agentflow.store.queries).
 
 Schema changes are migrations in the style of simonw/llm: small functions applied in order,
 each recorded by name in `_migrations`, so a database made by any earlier version is brought
@@ -27,13 +27,13 @@ from typing import Any
 
 from agentflow.engine.recorder import Recorder
 from agentflow.engine.results import Attempt, RunResult, TaskResult
-from agentflow.history_messages import save_message
-from agentflow.history_migrations import (  # MIGRATIONS: tests swap it for an older list
+from agentflow.events import Event
+from agentflow.store.messages import save_message
+from agentflow.store.migrations import (  # MIGRATIONS: tests swap it for an older list
     MIGRATIONS,
     USAGE_COLUMNS,
 )
-from agentflow.record import state_dir
-from agentflow.tools.base import Event
+from agentflow.store.run_folder import state_dir
 
 HISTORY_FILE = "history.db"
 BUSY_TIMEOUT_MS = 10_000  # a writer waits this long for another run's transaction to end

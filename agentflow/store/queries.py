@@ -16,9 +16,9 @@ from typing import Any
 
 from agentflow.engine.results import FINISHED_OK, Attempt, RunResult, TaskResult
 from agentflow.errors import AgentflowError
-from agentflow.history import connect, history_path
-from agentflow.history_migrations import SAVED_COLUMNS, USAGE_COLUMNS
-from agentflow.models import Usage
+from agentflow.prices import Usage
+from agentflow.store.migrations import SAVED_COLUMNS, USAGE_COLUMNS
+from agentflow.store.recorder import connect, history_path
 
 LIST_HINT = "see `agentflow runs list` for run ids"
 

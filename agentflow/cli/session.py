@@ -15,22 +15,22 @@ from typing import Literal
 
 from rich.live import Live
 
-from agentflow.cache import ResponseCache, default_cache_dir
+from agentflow.engine.cache import ResponseCache, default_cache_dir
 from agentflow.engine.recorder import BackgroundRecorder, Recorder, Recorders
 from agentflow.engine.results import PriorOutput, RunResult, TaskResult
 from agentflow.engine.run import RunControl, RunOptions, execute
 from agentflow.engine.scheduler import ScheduleMode
 from agentflow.engine.summary import run_summary
 from agentflow.errors import AgentflowError, ExitCode, Problem
-from agentflow.history import HistoryRecorder, history_path
-from agentflow.models import PriceTable
 from agentflow.plan import Plan
+from agentflow.prices import PriceTable
 from agentflow.providers.base import Provider
-from agentflow.record import RunFolder, new_run_id, state_dir
 from agentflow.render.console import make_console
 from agentflow.render.run_view import LiveBoard, render_run
 from agentflow.spec.agents import AgentCatalog
 from agentflow.spec.workflow import Budget, Workflow
+from agentflow.store.recorder import HistoryRecorder, history_path
+from agentflow.store.run_folder import RunFolder, new_run_id, state_dir
 
 EXIT_FOR_STATUS = {
     "succeeded": ExitCode.OK,
@@ -100,7 +100,7 @@ def _response_cache(flags: RunFlags) -> ResponseCache | None:
 def _prior_outputs(flags: RunFlags, plan: Plan) -> dict[str, PriorOutput] | None:
     if flags.resume is None:
         return None
-    from agentflow.history_queries import last_run_id, resumable_outputs
+    from agentflow.store.queries import last_run_id, resumable_outputs
 
     run_id = flags.resume
     if run_id == "last":
@@ -180,7 +180,7 @@ def run_plan(
             cache.close()
         history.close()
     if history.errors:
-        from agentflow.cli import report_problems
+        from agentflow.cli.app import report_problems
 
         report_problems(
             [

@@ -14,21 +14,21 @@ from typing import Annotated, Any
 
 import typer
 
-from agentflow.cli_cache import cache_app
-from agentflow.cli_common import AgentDirsOption, agent_folders
-from agentflow.cli_history import report, runs_app
-from agentflow.cli_match import match as agents_match
-from agentflow.cli_run import patch_argv, run
+from agentflow.cli.agents import match as agents_match
+from agentflow.cli.cache import cache_app
+from agentflow.cli.history import report, runs_app
+from agentflow.cli.options import AgentDirsOption, agent_folders
+from agentflow.cli.run import patch_argv, run
 from agentflow.errors import AgentflowError, ExitCode, Problem, has_errors
-from agentflow.history_routing import learn_from_history
-from agentflow.models import PRICES_ENV, load_prices
 from agentflow.plan import build_plan
+from agentflow.prices import PRICES_ENV, load_prices
 from agentflow.render.agents_view import agents_to_json, render_agents
 from agentflow.render.console import make_console
 from agentflow.render.plan_view import plan_to_json, render_plan, weak_agent_warnings
 from agentflow.spec.agents import discover_agents
-from agentflow.spec.validate import ValidatedWorkflow, validate_workflow
 from agentflow.spec.workflow import Budget
+from agentflow.store.routing import learn_from_history
+from agentflow.validate.workflow import ValidatedWorkflow, validate_workflow
 
 app = typer.Typer(
     add_completion=False,

@@ -14,15 +14,15 @@ import typer
 
 from agentflow.engine.summary import run_summary
 from agentflow.errors import AgentflowError
-from agentflow.history_messages import load_messages
-from agentflow.history_queries import list_runs, load_run
-from agentflow.history_queries import report as build_report
-from agentflow.history_routing import routing_report
 from agentflow.render.console import make_console
 from agentflow.render.history_view import render_report, render_runs, report_to_json, runs_to_json
 from agentflow.render.messages_view import messages_to_json, render_messages
 from agentflow.render.routing_view import render_routing, routing_to_json
 from agentflow.render.run_view import render_run
+from agentflow.store.messages import load_messages
+from agentflow.store.queries import list_runs, load_run
+from agentflow.store.queries import report as build_report
+from agentflow.store.routing import routing_report
 
 runs_app = typer.Typer(no_args_is_help=True, help="Past runs: list them, show one again.")
 

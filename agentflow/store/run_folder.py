@@ -17,7 +17,7 @@ from typing import Any
 
 from agentflow.engine.results import RunResult, TaskResult
 from agentflow.engine.summary import run_summary
-from agentflow.tools.base import Event
+from agentflow.events import Event
 
 HOME_ENV = "AGENTFLOW_HOME"
 MESSAGES_FILE = "messages.jsonl"

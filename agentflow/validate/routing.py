@@ -9,7 +9,7 @@ from jsonschema.exceptions import SchemaError
 from jsonschema.validators import validator_for
 
 from agentflow.errors import Problem
-from agentflow.models import PriceTable, unknown_model_problem
+from agentflow.prices import PriceTable, unknown_model_problem
 from agentflow.routing.assign import AUTO_AGENT
 from agentflow.routing.checks import regex_problem
 from agentflow.spec.agents import AgentCatalog

@@ -17,9 +17,7 @@ import networkx as nx
 
 from agentflow.errors import Problem, Severity
 from agentflow.routing.assign import AgentPick
-from agentflow.spec.agents import Agent, AgentCatalog
-from agentflow.spec.workflow import TaskSpec, Workflow
-from agentflow.tools.selection import (
+from agentflow.routing.tools import (
     KNOWN_TOOLS,
     TOOL_ALIASES,
     ToolSelection,
@@ -27,6 +25,8 @@ from agentflow.tools.selection import (
     select_tools,
     split_tools,
 )
+from agentflow.spec.agents import Agent, AgentCatalog
+from agentflow.spec.workflow import TaskSpec, Workflow
 
 _OFFERED = f"agentflow offers {', '.join(KNOWN_TOOLS)}; Claude Code's Task is ask_agent"
 

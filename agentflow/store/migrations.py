@@ -1,4 +1,4 @@
-"""The run history's schema, as numbered migrations (see agentflow.history).
+"""The run history's schema, as numbered migrations (see agentflow.store.recorder).
 
 Each step is a small function applied once, in order, and recorded by name in
 `_migrations`. Never edit or reorder a released step: add a new one.
@@ -122,7 +122,7 @@ def m005_attempt_purpose(db: sqlite3.Connection) -> None:
 
 @migration
 def m006_messages(db: sqlite3.Connection) -> None:
-    # What agents and tools said to each other (tools.base.Event); agentflow.history_messages.
+    # What agents and tools said to each other (tools.base.Event); agentflow.store.messages.
     db.execute(
         """CREATE TABLE messages (
             run_id TEXT NOT NULL REFERENCES runs(run_id) ON DELETE CASCADE,

@@ -18,7 +18,7 @@ from typing import Any
 
 import diskcache
 
-from agentflow.models import Usage
+from agentflow.prices import Usage
 from agentflow.providers.base import ModelRequest
 
 CACHE_DIR_ENV = "AGENTFLOW_CACHE_DIR"

@@ -9,12 +9,12 @@ from typing import Annotated
 
 import typer
 
+from agentflow.cli.session import RunFlags, run_plan
 from agentflow.errors import AgentflowError
-from agentflow.history_routing import learn_from_history
-from agentflow.models import PRICES_ENV, load_prices
 from agentflow.plan import build_plan
+from agentflow.prices import PRICES_ENV, load_prices
 from agentflow.providers.factory import make_provider
-from agentflow.run_command import RunFlags, run_plan
+from agentflow.store.routing import learn_from_history
 
 RESUME_LAST = "last"
 
@@ -130,7 +130,7 @@ def run(
     ] = False,
 ) -> None:
     """Run a workflow: tasks start as soon as their needs finish."""
-    from agentflow.cli import load_valid, parse_sets, report_problems  # shared CLI helpers
+    from agentflow.cli.app import load_valid, parse_sets, report_problems  # shared CLI helpers
     from agentflow.render.plan_view import weak_agent_warnings
 
     if schedule not in ("dynamic", "waves"):

@@ -9,11 +9,11 @@ from typing import Annotated
 
 import typer
 
-from agentflow.cache import ResponseCache, default_cache_dir
-from agentflow.cli_history import parse_duration
+from agentflow.cli.history import parse_duration
+from agentflow.engine.cache import ResponseCache, default_cache_dir
 from agentflow.errors import AgentflowError
-from agentflow.record import state_dir
 from agentflow.render.console import make_console
+from agentflow.store.run_folder import state_dir
 
 cache_app = typer.Typer(no_args_is_help=True, help="The response cache: stats, clear.")
 
