@@ -1,3 +1,3 @@
-from agentflow.cli.app import main
+from agentflow.cli import entry_point
 
-main()
+entry_point()

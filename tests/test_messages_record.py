@@ -11,14 +11,17 @@ from typing import Any
 
 import pytest
 
+import agentflow.store.migrations
 import agentflow.store.recorder
 from agentflow.engine.recorder import BackgroundRecorder, Recorders
 from agentflow.engine.results import Attempt, RunResult, TaskResult
 from agentflow.engine.summary import run_summary
 from agentflow.events import Event
 from agentflow.prices import Usage
-from agentflow.store.messages import load_messages
-from agentflow.store.recorder import MIGRATIONS, HistoryRecorder, history_path
+from agentflow.store.migrations import MIGRATIONS
+from agentflow.store.paths import history_path
+from agentflow.store.queries import load_messages
+from agentflow.store.recorder import HistoryRecorder
 from agentflow.store.run_folder import MESSAGES_FILE, RunFolder
 from tests.cli_helpers import run_cli
 
@@ -309,7 +312,7 @@ def test_a_database_at_m005_gains_messages_and_keeps_its_runs(
         return {k: v for k, v in task_row(*args).items() if k not in newer_columns}
 
     with monkeypatch.context() as patch:  # recorded by a version that stopped at m005
-        patch.setattr(agentflow.store.recorder, "MIGRATIONS", old_version)
+        patch.setattr(agentflow.store.migrations, "MIGRATIONS", old_version)
         patch.setattr(agentflow.store.recorder, "_task_row", old_task_row)
         recorder = HistoryRecorder()
         recorder.run_finished(old_run)

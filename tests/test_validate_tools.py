@@ -8,7 +8,6 @@ from pathlib import Path
 import pytest
 
 from agentflow.prices import load_prices
-from agentflow.routing.assign import assign_agents
 from agentflow.routing.tools import (
     DEFAULT_MAX_TURNS,
     KNOWN_TOOLS,
@@ -45,8 +44,7 @@ def loaded(path: Path) -> tuple[Workflow, dict]:
     """The workflow and each task's agent, as validation sees them."""
     result = validate_workflow(path, PRICES)
     assert result.workflow is not None and result.agents is not None, result.problems
-    picks = assign_agents(result.workflow, result.agents) if result.agents.agents else {}
-    return result.workflow, {tid: pick.agent for tid, pick in picks.items()}
+    return result.workflow, {tid: pick.agent for tid, pick in result.picks.items()}
 
 
 # --- ignored tool names ---------------------------------------------------------------

@@ -1,27 +1,52 @@
-"""`agentflow agents match TEXT`: the agents that fit a task, ranked, and why.
+"""`agentflow agents list` and `agentflow agents match TEXT`: agent files, and the ones that
+fit a task, ranked, and why.
 
-The same matcher `agent: auto` uses (agentflow.routing.discovery), so this command shows
-what a workflow would pick before it runs. Only the first agent of each name is indexed,
-as a workflow would use it.
+`match` uses the same matcher `agent: auto` uses (agentflow.routing.discovery), so it shows
+what a workflow would pick before it runs. Only the first agent of each name is indexed, as
+a workflow would use it.
 """
 
 from __future__ import annotations
 
-import json
-from pathlib import Path
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated
 
 import typer
-from rich.console import Console
-from rich.table import Table
 
-from agentflow.cli.options import AgentDirsOption, agent_folders
+from agentflow.cli.options import (
+    AgentDirsOption,
+    JsonOption,
+    agent_folders,
+    print_json,
+    report_problems,
+)
 from agentflow.errors import ExitCode, Problem
-from agentflow.render.console import make_console, table_box
-from agentflow.routing.discovery import AgentIndex, AgentMatch, weak_reason
-from agentflow.spec.agents import AgentCatalog, discover_agents
+
+if TYPE_CHECKING:
+    from agentflow.spec.agents import AgentCatalog
+
+agents_app = typer.Typer(
+    no_args_is_help=True, help="Agent files: list them, or find the best one for a task."
+)
 
 
+@agents_app.command("list")
+def agents_list(dirs: AgentDirsOption = None, as_json: JsonOption = False) -> None:
+    """List agent files: name, model, tools, description, file."""
+    from agentflow.render.agents_view import agents_to_json, render_agents
+    from agentflow.render.console import make_console
+    from agentflow.spec.agents import discover_agents
+
+    catalog = discover_agents(agent_folders(dirs))
+    report_problems(catalog.problems)
+    agents = list(catalog.loaded)
+    if as_json:
+        print_json(agents_to_json(agents), indent=2)
+    else:
+        render_agents(agents, make_console())
+    _missing_folder_exit(catalog)
+
+
+@agents_app.command("match")
 def match(
     text: Annotated[str, typer.Argument(help="The task, in your own words (quote it).")],
     dirs: AgentDirsOption = None,
@@ -31,7 +56,10 @@ def match(
     ] = False,
 ) -> None:
     """Rank agents for a task by its words against their names and descriptions (offline)."""
-    from agentflow.cli.app import report_problems  # cli imports this module: import late
+    from agentflow.render.console import make_console
+    from agentflow.render.matches_view import matches_to_json, render_matches
+    from agentflow.routing.discovery import AgentIndex, weak_reason
+    from agentflow.spec.agents import discover_agents
 
     catalog = discover_agents(agent_folders(dirs))
     report_problems(_problems(catalog))
@@ -39,13 +67,17 @@ def match(
     ranked = AgentIndex.build(catalog.agents.values()).match(text, max(top, 5))
     matches = ranked[:top]
     if as_json:
-        print(json.dumps(matches_to_json(matches), indent=2))
+        print_json(matches_to_json(matches), indent=2)
     else:
         render_matches(matches, make_console())
     reason = weak_reason(ranked) if catalog.agents else None
     if reason:
         hint = "describe the task with more specific words, or name the agent"
         report_problems([Problem("agents", f"weak match: {reason}", hint=hint, severity="warning")])
+    _missing_folder_exit(catalog)
+
+
+def _missing_folder_exit(catalog: AgentCatalog) -> None:
     if any(p.is_error and "agent folder" in p.message for p in catalog.problems):
         raise typer.Exit(ExitCode.INVALID)
 
@@ -69,26 +101,3 @@ def _problems(catalog: AgentCatalog) -> list[Problem]:
         hint = "the first file of each name is matched, as a workflow would use it"
         problems.append(Problem("agents", message, hint=hint, severity="warning"))
     return problems
-
-
-def matches_to_json(matches: list[AgentMatch]) -> list[dict[str, Any]]:
-    return [
-        {"name": m.name, "score": m.score, "file": m.file, "matched": list(m.matched)}
-        for m in matches
-    ]
-
-
-def render_matches(matches: list[AgentMatch], console: Console) -> None:
-    table = Table(box=table_box(console), title=f"{len(matches)} matching agents")
-    for column in ("#", "name", "score", "matched", "file"):
-        table.add_column(column, overflow="fold" if column == "file" else "ellipsis")
-    for rank, m in enumerate(matches, 1):
-        table.add_row(str(rank), m.name, f"{m.score:.2f}", ", ".join(m.matched[:8]), _rel(m.file))
-    console.print(table)
-
-
-def _rel(file: str) -> str:
-    try:
-        return str(Path(file).resolve().relative_to(Path.cwd().resolve()))
-    except ValueError:
-        return file

@@ -2,18 +2,16 @@
 
 from __future__ import annotations
 
-import json
 import time
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 
-from agentflow.cli.history import parse_duration
-from agentflow.engine.cache import ResponseCache, default_cache_dir
-from agentflow.errors import AgentflowError
-from agentflow.render.console import make_console
-from agentflow.store.run_folder import state_dir
+from agentflow.cli.options import JsonOption, parse_duration, print_json
+
+if TYPE_CHECKING:
+    from agentflow.engine.cache import ResponseCache
 
 cache_app = typer.Typer(no_args_is_help=True, help="The response cache: stats, clear.")
 
@@ -25,8 +23,11 @@ CacheDirOption = Annotated[
 ]
 
 
-def _open(cache_dir: Path | None) -> ResponseCache:
-    return ResponseCache(cache_dir or default_cache_dir(state_dir()))
+def _open(folder: Path | None) -> ResponseCache:
+    from agentflow.engine.cache import ResponseCache
+    from agentflow.store.paths import cache_dir
+
+    return ResponseCache(folder or cache_dir())
 
 
 def _when(stamp: float | None) -> str:
@@ -34,27 +35,24 @@ def _when(stamp: float | None) -> str:
 
 
 @cache_app.command("stats")
-def stats(
-    cache_dir: CacheDirOption = None,
-    as_json: Annotated[bool, typer.Option("--json", help="Print one JSON object.")] = False,
-) -> None:
+def stats(cache_dir: CacheDirOption = None, as_json: JsonOption = False) -> None:
     """Entries, size on disk and age of the response cache."""
+    from agentflow.render.console import make_console
+
     cache = _open(cache_dir)
     try:
         found = cache.stats()
     finally:
         cache.close()
     if as_json:
-        print(
-            json.dumps(
-                {
-                    "directory": found.directory,
-                    "entries": found.entries,
-                    "size_bytes": found.size_bytes,
-                    "oldest": found.oldest,
-                    "newest": found.newest,
-                }
-            )
+        print_json(
+            {
+                "directory": found.directory,
+                "entries": found.entries,
+                "size_bytes": found.size_bytes,
+                "oldest": found.oldest,
+                "newest": found.newest,
+            }
         )
         return
     make_console().print(
@@ -73,12 +71,9 @@ def clear(
     cache_dir: CacheDirOption = None,
 ) -> None:
     """Remove cached answers (all, or only old ones)."""
-    try:
-        seconds = parse_duration(older_than) if older_than is not None else None
-    except AgentflowError as error:
-        raise AgentflowError.single(
-            "--older-than", error.problems[0].message, hint=error.problems[0].hint
-        ) from None
+    from agentflow.render.console import make_console
+
+    seconds = parse_duration(older_than, "--older-than") if older_than is not None else None
     cache = _open(cache_dir)
     try:
         removed = cache.clear(seconds)

@@ -1,22 +1,24 @@
-"""`agentflow run`: its flags. The wiring lives in run_command.py."""
+"""`agentflow run`: its flags, turned into the engine's RunOptions, the response cache and the
+outputs to resume from; agentflow.cli.session runs the plan and shows it."""
 
 from __future__ import annotations
 
 import os
-import sys
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 
-from agentflow.cli.session import RunFlags, run_plan
+from agentflow.cli.options import PricesOption, SetOption, parse_sets, report_problems
 from agentflow.errors import AgentflowError
-from agentflow.plan import build_plan
-from agentflow.prices import PRICES_ENV, load_prices
-from agentflow.providers.factory import make_provider
-from agentflow.store.routing import learn_from_history
+
+if TYPE_CHECKING:
+    from agentflow.engine.cache import ResponseCache
+    from agentflow.engine.results import PriorOutput
+    from agentflow.plan.model import Plan
 
 RESUME_LAST = "last"
+RETRY_DELAY_ENV = "AGENTFLOW_RETRY_BASE_DELAY"
 
 
 def resume_flag_default(argv: list[str]) -> list[str]:
@@ -35,9 +37,7 @@ def resume_flag_default(argv: list[str]) -> list[str]:
 
 def run(
     workflow: Annotated[Path, typer.Argument(help="The workflow file.")],
-    set_: Annotated[
-        list[str] | None, typer.Option("--set", help="Fill an input: NAME=VALUE (repeatable).")
-    ] = None,
+    set_: SetOption = None,
     provider: Annotated[
         str,
         typer.Option(
@@ -118,20 +118,16 @@ def run(
         ),
     ] = None,
     quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No live view.")] = False,
-    prices: Annotated[
-        Path | None,
-        typer.Option(
-            "--prices",
-            help=f"YAML/JSON file adding or overriding model prices (default: ${PRICES_ENV}).",
-        ),
-    ] = None,
+    prices: PricesOption = None,
     as_json: Annotated[
         bool, typer.Option("--json", help="Print one JSON object on stdout at the end.")
     ] = False,
 ) -> None:
     """Run a workflow: tasks start as soon as their needs finish."""
-    from agentflow.cli.app import load_valid, parse_sets, report_problems  # shared CLI helpers
-    from agentflow.render.plan_view import weak_agent_warnings
+    from agentflow.cli.session import run_plan
+    from agentflow.engine.context import RunOptions
+    from agentflow.prepare import prepare
+    from agentflow.providers.factory import make_provider
 
     if schedule not in ("dynamic", "waves"):
         raise AgentflowError.single(
@@ -141,37 +137,69 @@ def run(
         raise AgentflowError.single(
             "--refresh", "--refresh writes the cache; --no-cache forbids it", hint="use one of them"
         )
-    validated = load_valid(workflow, prices)
-    assert validated.workflow is not None and validated.agents is not None
-    table = load_prices(prices)
-    flags = RunFlags(
+    options = RunOptions(
         concurrency=concurrency,
-        schedule=schedule,
-        fail_fast=fail_fast,  # type: ignore[arg-type]
+        schedule=schedule,  # type: ignore[arg-type]
+        fail_fast=fail_fast,
         timeout=timeout,
         retries=retries,
-        as_json=as_json,
-        quiet=quiet,
+        retry_base_delay=_retry_base_delay(),
+        prompt_cache=not no_prompt_cache,
+        exact_count=exact_count,
+    )
+    prepared = prepare(
+        workflow,
+        inputs=parse_sets(set_),
+        prices_file=prices,
         budget_usd=budget,
         budget_tokens=budget_tokens,
-        exact_count=exact_count,
-        cache_mode="off" if no_cache else "refresh" if refresh else "on",
-        cache_dir=cache_dir,
-        prompt_cache=not no_prompt_cache,
-        resume=resume,
+        estimate=False,  # a run reserves each request's own worst case as it goes
     )
-    the_plan = build_plan(
-        validated.workflow,
-        validated.agents,
-        table,
-        parse_sets(set_),
-        budget=flags.budget(validated.workflow),
-        learned=learn_from_history(validated.workflow, table),
-    )
-    report_problems(weak_agent_warnings(the_plan))
+    report_problems(prepared.warnings)
     chosen = make_provider(provider, os.environ)
-    raise typer.Exit(run_plan(the_plan, validated.agents, chosen, table, flags))
+    prior = _prior_outputs(resume, prepared.plan)
+    cache = None if no_cache else _response_cache(cache_dir, refresh=refresh)
+    code = run_plan(
+        prepared,
+        chosen,
+        options,
+        cache=cache,
+        prior=prior,
+        live=not quiet and not as_json,
+        as_json=as_json,
+    )
+    raise typer.Exit(code)
 
 
-def patch_argv() -> None:
-    sys.argv = resume_flag_default(sys.argv)
+def _retry_base_delay() -> float:
+    """The first backoff step in seconds (doubling after), tunable for impatient setups."""
+    raw = os.environ.get(RETRY_DELAY_ENV, "")
+    try:
+        return max(0.0, float(raw)) if raw else 1.0
+    except ValueError:
+        raise AgentflowError.single(RETRY_DELAY_ENV, f"expected seconds, got {raw!r}") from None
+
+
+def _response_cache(folder: Path | None, *, refresh: bool) -> ResponseCache:
+    from agentflow.engine.cache import ResponseCache
+    from agentflow.store.paths import cache_dir
+
+    return ResponseCache(folder or cache_dir(), read=not refresh, write=True)
+
+
+def _prior_outputs(resume: str | None, plan: Plan) -> dict[str, PriorOutput] | None:
+    if resume is None:
+        return None
+    from agentflow.store.queries import last_run_id, resumable_outputs
+
+    run_id = resume
+    if run_id == RESUME_LAST:
+        found = last_run_id(plan.name)
+        if found is None:
+            raise AgentflowError.single(
+                str(plan.file),
+                f"--resume: no earlier run of {plan.name!r}",
+                hint="run it once first, or name a run: agentflow runs list",
+            )
+        run_id = found
+    return resumable_outputs(run_id)

@@ -1,36 +1,27 @@
-"""`agentflow run`: wire the stages together, handle signals, show progress.
-
-Kept out of cli.py only for size; like the CLI it is the one layer allowed to print.
-"""
+"""One `agentflow run` from a prepared plan to an exit code: the run folder and the history
+record it as it goes, the live view shows it, Ctrl-C stops it, the tables (or the JSON)
+tell how it went."""
 
 from __future__ import annotations
 
 import asyncio
-import json
 import os
 import signal
-from dataclasses import dataclass
-from pathlib import Path
-from typing import Literal
+from collections.abc import Mapping
 
-from rich.live import Live
-
-from agentflow.engine.cache import ResponseCache, default_cache_dir
-from agentflow.engine.recorder import BackgroundRecorder, Recorder, Recorders
+from agentflow.cli.options import print_json, report_problems
+from agentflow.engine.cache import ResponseCache
+from agentflow.engine.context import RunOptions
+from agentflow.engine.recorder import BackgroundRecorder, Recorders
 from agentflow.engine.results import PriorOutput, RunResult, TaskResult
-from agentflow.engine.run import RunControl, RunOptions, execute
-from agentflow.engine.scheduler import ScheduleMode
-from agentflow.engine.summary import run_summary
-from agentflow.errors import AgentflowError, ExitCode, Problem
-from agentflow.plan import Plan
-from agentflow.prices import PriceTable
+from agentflow.engine.run import RunControl, execute
+from agentflow.errors import ExitCode, Problem
+from agentflow.prepare import Prepared
 from agentflow.providers.base import Provider
 from agentflow.render.console import make_console
-from agentflow.render.run_view import LiveBoard, render_run
-from agentflow.spec.agents import AgentCatalog
-from agentflow.spec.workflow import Budget, Workflow
-from agentflow.store.recorder import HistoryRecorder, history_path
-from agentflow.store.run_folder import RunFolder, new_run_id, state_dir
+from agentflow.store.paths import history_path, new_run_id, state_dir
+from agentflow.store.recorder import HistoryRecorder
+from agentflow.store.run_folder import RunFolder
 
 EXIT_FOR_STATUS = {
     "succeeded": ExitCode.OK,
@@ -38,32 +29,6 @@ EXIT_FOR_STATUS = {
     "budget_exceeded": ExitCode.BUDGET,
     "interrupted": ExitCode.INTERRUPTED,
 }
-RETRY_DELAY_ENV = "AGENTFLOW_RETRY_BASE_DELAY"
-
-
-@dataclass(frozen=True)
-class RunFlags:
-    concurrency: int | None
-    schedule: ScheduleMode
-    fail_fast: bool
-    timeout: float | None
-    retries: int | None
-    as_json: bool
-    quiet: bool
-    budget_usd: float | None = None
-    budget_tokens: int | None = None
-    exact_count: bool = False
-    cache_mode: Literal["on", "off", "refresh"] = "on"
-    cache_dir: Path | None = None
-    prompt_cache: bool = True
-    resume: str | None = None  # a run id, or "last"
-
-    def budget(self, workflow: Workflow) -> Budget:
-        """The cap in force: each flag overrides the workflow's own figure."""
-        return Budget(
-            usd=self.budget_usd if self.budget_usd is not None else workflow.budget.usd,
-            tokens=self.budget_tokens if self.budget_tokens is not None else workflow.budget.tokens,
-        )
 
 
 def _install_signal_handlers(control: RunControl) -> None:
@@ -81,72 +46,27 @@ def _install_signal_handlers(control: RunControl) -> None:
         loop.add_signal_handler(sig, on_signal)
 
 
-def _retry_base_delay() -> float:
-    """The first backoff step in seconds (doubling after), tunable for impatient setups."""
-    raw = os.environ.get(RETRY_DELAY_ENV, "")
-    try:
-        return max(0.0, float(raw)) if raw else 1.0
-    except ValueError:
-        raise AgentflowError.single(RETRY_DELAY_ENV, f"expected seconds, got {raw!r}") from None
-
-
-def _response_cache(flags: RunFlags) -> ResponseCache | None:
-    if flags.cache_mode == "off":
-        return None
-    directory = flags.cache_dir or default_cache_dir(state_dir())
-    return ResponseCache(directory, read=flags.cache_mode == "on", write=True)
-
-
-def _prior_outputs(flags: RunFlags, plan: Plan) -> dict[str, PriorOutput] | None:
-    if flags.resume is None:
-        return None
-    from agentflow.store.queries import last_run_id, resumable_outputs
-
-    run_id = flags.resume
-    if run_id == "last":
-        found = last_run_id(plan.workflow.name)
-        if found is None:
-            raise AgentflowError.single(
-                str(plan.workflow.path),
-                f"--resume: no earlier run of {plan.workflow.name!r}",
-                hint="run it once first, or name a run: agentflow runs list",
-            )
-        run_id = found
-    return {
-        tid: PriorOutput(prior.run_id, prior.request_hash, prior.output, prior.document)
-        for tid, prior in resumable_outputs(run_id).items()
-    }
-
-
-def _recorders(folder: RunFolder) -> tuple[Recorder, HistoryRecorder]:
-    history = HistoryRecorder()
-    return BackgroundRecorder(Recorders(folder, history)), history
-
-
 def run_plan(
-    plan: Plan, catalog: AgentCatalog, provider: Provider, prices: PriceTable, flags: RunFlags
+    prepared: Prepared,
+    provider: Provider,
+    options: RunOptions,
+    *,
+    cache: ResponseCache | None,
+    prior: Mapping[str, PriorOutput] | None,
+    live: bool,
+    as_json: bool,
 ) -> int:
-    budget = flags.budget(plan.workflow)
-    options = RunOptions(
-        concurrency=flags.concurrency or plan.workflow.concurrency,
-        schedule=flags.schedule,
-        fail_fast=flags.fail_fast,
-        timeout=flags.timeout,
-        retries=flags.retries,
-        retry_base_delay=_retry_base_delay(),
-        budget_usd=budget.usd,
-        budget_tokens=budget.tokens,
-        prompt_cache=flags.prompt_cache,
-        exact_count=flags.exact_count,
-        prior=_prior_outputs(flags, plan),
-    )
-    cache = _response_cache(flags)
+    """Run the plan and show it; the exit code of its status."""
+    plan = prepared.plan
     run_id = new_run_id()
     folder = RunFolder(state_dir(), run_id)
-    recorder, history = _recorders(folder)
+    history = HistoryRecorder()
+    recorder = BackgroundRecorder(Recorders(folder, history))
     err = make_console(stderr=True)
     board = None
-    if err.is_terminal and not flags.quiet and not flags.as_json:
+    if live and err.is_terminal:
+        from agentflow.render.run_view import LiveBoard
+
         board = LiveBoard([TaskResult(t.id, t.agent, t.model) for t in plan.tasks.values()])
 
     async def main() -> RunResult:
@@ -155,13 +75,13 @@ def run_plan(
         try:
             return await execute(
                 plan,
-                catalog,
-                provider,
-                prices,
-                options,
+                provider=provider,
+                prices=prepared.prices,
+                options=options,
                 run_id=run_id,
                 run_dir=folder.path,
                 cache=cache,
+                prior=prior,
                 recorder=recorder,
                 listener=board.update if board else None,
                 control=control,
@@ -171,6 +91,8 @@ def run_plan(
 
     try:
         if board is not None:
+            from rich.live import Live
+
             with Live(board, console=err, refresh_per_second=8, transient=True):
                 result = asyncio.run(main())
         else:
@@ -180,8 +102,6 @@ def run_plan(
             cache.close()
         history.close()
     if history.errors:
-        from agentflow.cli.app import report_problems
-
         report_problems(
             [
                 Problem(
@@ -192,8 +112,16 @@ def run_plan(
                 )
             ]
         )
-    if flags.as_json:
-        print(json.dumps(run_summary(result)))
-    else:
-        render_run(result, make_console())
+    _show(result, as_json)
     return int(EXIT_FOR_STATUS[result.status])
+
+
+def _show(result: RunResult, as_json: bool) -> None:
+    if as_json:
+        from agentflow.engine.summary import run_summary
+
+        print_json(run_summary(result))
+    else:
+        from agentflow.render.run_view import render_run
+
+        render_run(result, make_console())

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import asyncio
 import json
-import random
 import re
 import time
 from collections.abc import Awaitable, Callable, Mapping
@@ -13,7 +12,7 @@ from typing import Any
 
 import jsonschema
 
-from agentflow.engine.limiter import AdaptiveLimiter
+from agentflow.engine.context import RunContext
 from agentflow.engine.results import Attempt
 from agentflow.engine.retry import RetryPolicy
 from agentflow.prices import PriceTable, Usage
@@ -58,20 +57,23 @@ def parse_structured(text: str, schema: Mapping[str, Any]) -> Any:
 AttemptHook = Callable[[Attempt], Awaitable[None] | None]
 
 
+Judge = Callable[[ModelResponse, Any], str | None]  # None: a good answer; else why not
+
+
 async def run_attempts(
-    provider: Provider,
+    ctx: RunContext,
     request: ModelRequest,
+    *,
     policy: RetryPolicy,
-    limiter: AdaptiveLimiter,
-    prices: PriceTable,
-    rng: random.Random,
     on_attempt: AttemptHook | None = None,
     may_retry: Callable[[], bool] | None = None,
-    accept: Callable[[ModelResponse, Any], str | None] | None = None,
+    accept: Judge | None = None,
     first_number: int = 1,
 ) -> Outcome:
-    """Attempts on one model. `accept` judges an answer (None: good; else why not);
-    `first_number` numbers attempts across the models of an escalate chain."""
+    """Attempts on one model. `accept` judges an answer; `may_retry` says whether the
+    budget still covers another try; `first_number` numbers attempts across the models of
+    an escalate chain."""
+    provider, limiter, prices = ctx.provider, ctx.limiter, ctx.prices
     attempts: list[Attempt] = []
     tries = 0
     while True:
@@ -106,7 +108,7 @@ async def run_attempts(
             if may_retry is not None and not may_retry():
                 message = f"{_final_message(error, tries)}; no retry: the budget cannot cover it"
                 return Outcome(False, tuple(attempts), error=message, error_kind=error.kind)
-            await asyncio.sleep(policy.delay(tries, error, rng))
+            await asyncio.sleep(policy.delay(tries, error, ctx.rng))
             continue
         attempt = _attempt(number, request, started, response.usage, prices, None)
         attempts.append(attempt)

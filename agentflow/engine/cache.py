@@ -1,7 +1,8 @@
-"""The response cache: never pay twice for the same answer.
+"""The response cache: never pay twice for the same answer. This module is its one owner:
+the key of a request, what an entry holds, reading and writing it.
 
-A disk cache (diskcache: SQLite underneath, safe for concurrent runs) under
-`.agentflow/cache`, `--cache-dir` or $AGENTFLOW_CACHE_DIR. The key is a hash of
+A disk cache (diskcache: SQLite underneath, safe for concurrent runs) in a folder the
+command chooses (agentflow.store.paths.cache_dir by default). The key is a hash of
 everything that decides the answer: provider, model, system prompt, the rendered
 messages, max_tokens, output schema and tools. Only successful answers are stored.
 """
@@ -10,22 +11,16 @@ from __future__ import annotations
 
 import hashlib
 import json
-import os
 import time
 from dataclasses import asdict, dataclass
 from pathlib import Path
-from typing import Any
-
-import diskcache
+from typing import TYPE_CHECKING, Any
 
 from agentflow.prices import Usage
-from agentflow.providers.base import ModelRequest
+from agentflow.providers.base import ModelRequest, ModelResponse
 
-CACHE_DIR_ENV = "AGENTFLOW_CACHE_DIR"
-
-
-def default_cache_dir(state: Path) -> Path:
-    return Path(os.environ.get(CACHE_DIR_ENV) or state / "cache")
+if TYPE_CHECKING:
+    import diskcache
 
 
 def request_hash(
@@ -60,9 +55,33 @@ class CachedAnswer:
     document: Any
     model: str
     usage: Usage
-    created_at: float
+    created_at: float = 0.0
     stop_reason: str | None = None
     content: tuple[dict[str, Any], ...] = ()  # a tool-use turn's blocks, to replay its calls
+
+    @classmethod
+    def of(
+        cls, response: ModelResponse, document: Any, *, model: str, turn: bool = False
+    ) -> CachedAnswer:
+        """The entry for an answer to a request for `model` (the id it is priced by); a
+        tool-use turn keeps its stop reason and blocks, to replay its calls."""
+        content: tuple[dict[str, Any], ...] = ()
+        if turn:
+            blocks = response.content or ({"type": "text", "text": response.text},)
+            content = tuple(dict(block) for block in blocks)
+        return cls(
+            response.text,
+            document,
+            model,
+            response.usage,
+            stop_reason=response.stop_reason if turn else None,
+            content=content,
+        )
+
+    def as_response(self) -> ModelResponse:
+        return ModelResponse(
+            self.text, self.usage, self.model, self.stop_reason or "end_turn", None, self.content
+        )
 
 
 @dataclass(frozen=True)
@@ -75,6 +94,9 @@ class CacheStats:
 
 
 class ResponseCache:
+    """`read=False` (a refresh) answers nothing but still stores; the folder is opened on
+    first use."""
+
     def __init__(self, directory: Path, *, read: bool = True, write: bool = True) -> None:
         self.directory = directory
         self.read = read
@@ -83,10 +105,12 @@ class ResponseCache:
 
     def _store(self) -> diskcache.Cache:
         if self._cache is None:
+            import diskcache
+
             self._cache = diskcache.Cache(str(self.directory))
         return self._cache
 
-    def get(self, key: str) -> CachedAnswer | None:
+    def lookup(self, key: str) -> CachedAnswer | None:
         if not self.read:
             return None
         raw = self._store().get(key)
@@ -105,28 +129,19 @@ class ResponseCache:
         except (KeyError, TypeError):
             return None  # an entry from an incompatible version: a miss, not a crash
 
-    def put(
-        self,
-        key: str,
-        text: str,
-        document: Any,
-        model: str,
-        usage: Usage,
-        stop_reason: str | None = None,
-        content: tuple[Any, ...] = (),
-    ) -> None:
+    def store(self, key: str, answer: CachedAnswer) -> None:
         if not self.write:
             return
-        entry = {
-            "text": text,
-            "document": document,
-            "model": model,
-            "usage": asdict(usage),
+        entry: dict[str, Any] = {
+            "text": answer.text,
+            "document": answer.document,
+            "model": answer.model,
+            "usage": asdict(answer.usage),
             "created_at": time.time(),
         }
-        if content:
-            entry["stop_reason"] = stop_reason
-            entry["content"] = [dict(block) for block in content]
+        if answer.content:
+            entry["stop_reason"] = answer.stop_reason
+            entry["content"] = [dict(block) for block in answer.content]
         self._store().set(key, entry)
 
     def stats(self) -> CacheStats:

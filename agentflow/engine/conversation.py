@@ -10,19 +10,18 @@ pays only for turns whose conversation changed.
 from __future__ import annotations
 
 import asyncio
-import random
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, replace
 from typing import Any
 
-from agentflow.engine.attempts import Outcome, parse_structured, run_attempts
-from agentflow.engine.cache import ResponseCache, request_hash
+from agentflow.engine.attempts import Judge, Outcome, parse_structured, run_attempts
+from agentflow.engine.cache import CachedAnswer, request_hash
+from agentflow.engine.context import RunContext
 from agentflow.engine.ledger import Cost, Reservation
-from agentflow.engine.limiter import AdaptiveLimiter
 from agentflow.engine.results import Attempt
 from agentflow.engine.retry import RetryPolicy
-from agentflow.prices import PriceTable, Usage
-from agentflow.providers.base import ModelRequest, ModelResponse, Provider, ProviderError
+from agentflow.prices import Usage
+from agentflow.providers.base import ModelRequest, ModelResponse, ProviderError
 from agentflow.tools.base import Tool, ToolCall, ToolContext, ToolResult
 
 # Every tool result (and note) is cut to this many characters before it goes back to the
@@ -31,7 +30,7 @@ MAX_RESULT_CHARS = 50_000
 
 
 @dataclass
-class Talk:
+class ConversationResult:
     """What a conversation did (beyond the attempts, which are charged as they happen)."""
 
     outcome: Outcome | None = None
@@ -47,10 +46,9 @@ class TurnSettings:
     tools: Mapping[str, Tool]
     max_turns: int
     attempts: int  # per turn: 1 + retries
-    retry_base_delay: float
-    prompt_cache: bool
-    accept: Callable[[ModelResponse, Any], str | None] | None = None  # judges the answer
+    accept: Judge | None = None  # judges the answer
     notes: Callable[[], list[str]] | None = None  # news for the speaker before a turn
+    purpose: str = "answer"  # recorded on each attempt: "answer", or "ask:AGENT"
 
 
 class TurnBudget:
@@ -62,24 +60,14 @@ class TurnBudget:
     def close(self, reservation: Reservation) -> None:
         raise NotImplementedError
 
-    def covers(self, reservation: Reservation, worst: Cost) -> bool:
-        """Whether what is left of the turn's reservation pays for one more try."""
-        return reservation.usd + 1e-12 >= worst.usd and reservation.tokens >= worst.tokens
+
+Charge = Callable[[Reservation, Attempt], None]
 
 
 class Conversation:
-    def __init__(
-        self,
-        provider: Provider,
-        prices: PriceTable,
-        limiter: AdaptiveLimiter,
-        rng: random.Random,
-        cache: ResponseCache | None,
-        worst_attempt: Callable[[ModelRequest], Cost],
-        charge: Callable[[Reservation, Attempt], None],
-    ) -> None:
-        self.provider, self.prices, self.limiter, self.rng = provider, prices, limiter, rng
-        self.cache, self.worst_attempt, self.charge = cache, worst_attempt, charge
+    def __init__(self, ctx: RunContext, *, charge: Charge) -> None:
+        self.ctx = ctx
+        self.charge = charge  # takes each attempt's cost from the turn's reservation
 
     async def run(
         self,
@@ -87,15 +75,13 @@ class Conversation:
         settings: TurnSettings,
         budget: TurnBudget,
         context: ToolContext,
-        purpose: str = "answer",
-    ) -> Talk:
+    ) -> ConversationResult:
         """The conversation of `context.caller` (a task, or an agent answering an ask),
         charged to `context.task_id`."""
-        talk = Talk()
+        talk = ConversationResult()
         specs = tuple(tool.spec.to_api() for tool in settings.tools.values())
         history: list[dict[str, Any]] = []
-        log = context.log
-        log.add(
+        context.log.add(
             "agentflow",
             context.caller,
             "message",
@@ -105,26 +91,17 @@ class Conversation:
         while True:
             talk.turns += 1
             turn = talk.turns
-            notes = settings.notes() if settings.notes is not None and turn > 1 else []
-            if notes:
-                history[-1]["content"].append({"type": "text", "text": _notes_text(notes)})
-                log.add(
-                    "agentflow",
-                    context.caller,
-                    "message",
-                    {**_said("user", turn, ""), "notes": notes},
-                    context.task_id,
-                )
+            self._add_notes(history, turn, settings, context)
             turn_request = replace(
                 request,
                 history=tuple(history),
                 tools=specs,
-                cache_history=settings.prompt_cache,
+                cache_history=self.ctx.options.prompt_cache,
             )
-            response = await self._turn(turn_request, talk, settings, budget, purpose)
+            response = await self._turn(turn_request, talk, settings, budget)
             if response is None:
                 return talk
-            log.add(
+            context.log.add(
                 context.caller,
                 "agentflow",
                 "message",
@@ -150,33 +127,50 @@ class Conversation:
             talk.tool_calls += len(calls)
             history.append({"role": "user", "content": [r.to_api() for r in results]})
 
+    def _add_notes(
+        self,
+        history: list[dict[str, Any]],
+        turn: int,
+        settings: TurnSettings,
+        context: ToolContext,
+    ) -> None:
+        """News since the last turn, as a text block after the tool results."""
+        notes = settings.notes() if settings.notes is not None and turn > 1 else []
+        if not notes:
+            return
+        history[-1]["content"].append({"type": "text", "text": _notes_text(notes)})
+        context.log.add(
+            "agentflow",
+            context.caller,
+            "message",
+            {**_said("user", turn, ""), "notes": notes},
+            context.task_id,
+        )
+
     async def _turn(
         self,
         request: ModelRequest,
-        talk: Talk,
+        talk: ConversationResult,
         settings: TurnSettings,
         budget: TurnBudget,
-        purpose: str,
     ) -> ModelResponse | None:
         """One model turn, from the cache or the API; None when the loop must end (the
         outcome says why)."""
-        key = request_hash(self.provider.name, request)
-        hit = self.cache.get(key) if self.cache is not None else None
+        ctx = self.ctx
+        key = request_hash(ctx.provider.name, request)
+        hit = ctx.cache.lookup(key) if ctx.cache is not None else None
         if hit is not None:
-            response = ModelResponse(
-                hit.text, hit.usage, hit.model, hit.stop_reason or "end_turn", None, hit.content
-            )
-            document = _document(request, response)
+            response = hit.as_response()
             talk.cached_turns += 1
             talk.saved_usage = talk.saved_usage + hit.usage
-            if self.prices.knows(hit.model):
-                talk.saved_usd += self.prices.cost(hit.model, hit.usage)
-            talk.outcome = Outcome(True, (), hit.text, document, response=response)
+            if ctx.prices.knows(hit.model):
+                talk.saved_usd += ctx.prices.cost(hit.model, hit.usage)
+            talk.outcome = Outcome(
+                True, (), hit.text, _document(request, response), response=response
+            )
             return response
-        worst = self.worst_attempt(request)
-        reservation = budget.open(
-            Cost(worst.usd * settings.attempts, worst.tokens * settings.attempts)
-        )
+        worst = ctx.worst_attempt(request)
+        reservation = budget.open(worst * settings.attempts)
         if reservation is None:
             talk.outcome = Outcome(
                 False,
@@ -187,14 +181,11 @@ class Conversation:
             return None
         try:
             outcome = await run_attempts(
-                self.provider,
+                ctx,
                 request,
-                RetryPolicy(settings.attempts - 1, base_delay=settings.retry_base_delay),
-                self.limiter,
-                self.prices,
-                self.rng,
-                on_attempt=lambda a: self.charge(reservation, replace(a, purpose=purpose)),
-                may_retry=lambda: budget.covers(reservation, worst),
+                policy=RetryPolicy(settings.attempts - 1, base_delay=ctx.options.retry_base_delay),
+                on_attempt=lambda a: self.charge(reservation, replace(a, purpose=settings.purpose)),
+                may_retry=lambda: reservation.held.covers(worst),
                 accept=_turn_judge(settings.accept),
             )
         finally:
@@ -202,18 +193,12 @@ class Conversation:
         talk.outcome = outcome
         if not outcome.ok or outcome.response is None:
             return None
-        response = outcome.response
-        if self.cache is not None:
-            self.cache.put(
-                key,
-                response.text,
-                outcome.document,
-                request.model,
-                response.usage,
-                response.stop_reason,
-                response.content or ({"type": "text", "text": response.text},),
+        if ctx.cache is not None:
+            answer = CachedAnswer.of(
+                outcome.response, outcome.document, model=request.model, turn=True
             )
-        return response
+            ctx.cache.store(key, answer)
+        return outcome.response
 
     async def _run_tools(
         self,
@@ -222,43 +207,38 @@ class Conversation:
         settings: TurnSettings,
         context: ToolContext,
     ) -> list[ToolResult]:
-        log = context.log
+        return list(
+            await asyncio.gather(*(_run_tool(block, turn, settings, context) for block in calls))
+        )
 
-        async def one(block: Mapping[str, Any]) -> ToolResult:
-            call = ToolCall(str(block.get("id")), str(block.get("name")), block.get("input") or {})
-            payload = {"id": call.id, "name": call.name, "input": dict(call.input), "turn": turn}
-            log.add(context.caller, call.name, "tool_call", payload, context.task_id)
-            tool = settings.tools.get(call.name)
-            if tool is None:
-                offered = ", ".join(settings.tools) or "none"
-                result = ToolResult(
-                    call.id, f"no tool named {call.name!r} (tools: {offered})", True
-                )
-            else:
-                try:
-                    result = await tool.run(call, context)
-                except asyncio.CancelledError:
-                    raise
-                except Exception as exc:  # noqa: BLE001 - a tool's bug is the model's error result
-                    result = ToolResult(
-                        call.id, f"{call.name} failed: {type(exc).__name__}: {exc}", True
-                    )
-            result = _cut(result)
-            log.add(
-                call.name,
-                context.caller,
-                "tool_result",
-                {
-                    "id": call.id,
-                    "name": call.name,
-                    "content": result.content,
-                    "is_error": result.is_error,
-                },
-                context.task_id,
-            )
-            return result
 
-        return list(await asyncio.gather(*(one(block) for block in calls)))
+async def _run_tool(
+    block: Mapping[str, Any], turn: int, settings: TurnSettings, context: ToolContext
+) -> ToolResult:
+    log = context.log
+    call = ToolCall(str(block.get("id")), str(block.get("name")), block.get("input") or {})
+    payload = {"id": call.id, "name": call.name, "input": dict(call.input), "turn": turn}
+    log.add(context.caller, call.name, "tool_call", payload, context.task_id)
+    tool = settings.tools.get(call.name)
+    if tool is None:
+        offered = ", ".join(settings.tools) or "none"
+        result = ToolResult(call.id, f"no tool named {call.name!r} (tools: {offered})", True)
+    else:
+        try:
+            result = await tool.run(call, context)
+        except asyncio.CancelledError:
+            raise
+        except Exception as exc:  # noqa: BLE001 - a tool's bug is the model's error result
+            result = ToolResult(call.id, f"{call.name} failed: {type(exc).__name__}: {exc}", True)
+    result = _cut(result)
+    log.add(
+        call.name,
+        context.caller,
+        "tool_result",
+        {"id": call.id, "name": call.name, "content": result.content, "is_error": result.is_error},
+        context.task_id,
+    )
+    return result
 
 
 def _said(role: str, turn: int, text: str) -> dict[str, Any]:
@@ -269,9 +249,7 @@ def _notes_text(notes: list[str]) -> str:
     return "Since your last turn:\n" + "\n".join(f"- {note}" for note in notes)
 
 
-def _turn_judge(
-    accept: Callable[[ModelResponse, Any], str | None] | None,
-) -> Callable[[ModelResponse, Any], str | None]:
+def _turn_judge(accept: Judge | None) -> Judge:
     def judge(response: ModelResponse, document: Any) -> str | None:
         if response.stop_reason == "tool_use" and response.tool_uses():
             return None  # not the answer yet: the checks judge the last turn

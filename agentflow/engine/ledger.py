@@ -4,84 +4,107 @@ Invariant: spent + reserved <= cap, at every moment and any concurrency. A task 
 its worst case (input counted with a safety margin, `max_tokens` of output, every attempt
 it may still make) before it starts; each attempt's real charge is taken from its
 reservation; what is left is released when the task ends. A task whose worst case does
-not fit is not started.
+not fit is not started. This ledger is the one place the run's spending is counted.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 
+from agentflow.spec.workflow import BudgetCap
 
-@dataclass
-class Reservation:
-    task_id: str
-    usd: float
-    tokens: int
+EPSILON_USD = 1e-12  # float sums of prices may land a hair above an exact cap
 
 
 @dataclass(frozen=True)
 class Cost:
-    usd: float
-    tokens: int
+    """Dollars and tokens, added and multiplied as one."""
+
+    usd: float = 0.0
+    tokens: int = 0
+
+    def __add__(self, other: Cost) -> Cost:
+        return Cost(self.usd + other.usd, self.tokens + other.tokens)
+
+    def __sub__(self, other: Cost) -> Cost:
+        return Cost(self.usd - other.usd, self.tokens - other.tokens)
+
+    def __mul__(self, times: int) -> Cost:
+        return Cost(self.usd * times, self.tokens * times)
+
+    __rmul__ = __mul__
+
+    def covers(self, other: Cost) -> bool:
+        """Whether this much pays for `other`, in dollars and in tokens."""
+        return self.usd + EPSILON_USD >= other.usd and self.tokens >= other.tokens
 
 
-class Budget:
-    def __init__(self, usd: float | None, tokens: int | None) -> None:
-        self.cap_usd = usd
-        self.cap_tokens = tokens
-        self.spent_usd = 0.0
-        self.spent_tokens = 0
-        self.reserved_usd = 0.0
-        self.reserved_tokens = 0
+ZERO = Cost()
+
+
+@dataclass
+class Reservation:
+    """What one task (or one turn of a sub-call) holds against the cap right now."""
+
+    task_id: str
+    held: Cost
+
+
+class BudgetLedger:
+    def __init__(self, cap: BudgetCap) -> None:
+        self.cap = cap
+        self.spent = ZERO
+        self.reserved = ZERO
 
     @property
     def limited(self) -> bool:
-        return self.cap_usd is not None or self.cap_tokens is not None
+        return self.cap.limited
 
     def fits(self, worst: Cost, *, counting_reserved: bool = True) -> bool:
-        usd = self.spent_usd + (self.reserved_usd if counting_reserved else 0.0) + worst.usd
-        tokens = self.spent_tokens + (self.reserved_tokens if counting_reserved else 0)
-        tokens += worst.tokens
-        return (self.cap_usd is None or usd <= self.cap_usd + 1e-12) and (
-            self.cap_tokens is None or tokens <= self.cap_tokens
+        total = self.spent + (self.reserved if counting_reserved else ZERO) + worst
+        return (self.cap.usd is None or total.usd <= self.cap.usd + EPSILON_USD) and (
+            self.cap.tokens is None or total.tokens <= self.cap.tokens
         )
 
     def reserve(self, task_id: str, worst: Cost) -> Reservation | None:
         if not self.fits(worst):
             return None
-        self.reserved_usd += worst.usd
-        self.reserved_tokens += worst.tokens
-        return Reservation(task_id, worst.usd, worst.tokens)
+        self.reserved += worst
+        return Reservation(task_id, worst)
 
     def resize(self, reservation: Reservation, worst: Cost) -> bool:
         """Change a reservation to `worst` (e.g. after an exact token count); False if a
         larger one no longer fits, in which case the reservation is unchanged."""
         grow = Cost(
-            max(0.0, worst.usd - reservation.usd), max(0, worst.tokens - reservation.tokens)
+            max(0.0, worst.usd - reservation.held.usd),
+            max(0, worst.tokens - reservation.held.tokens),
         )
-        if (grow.usd > 0 or grow.tokens > 0) and not self.fits(grow):
+        if grow != ZERO and not self.fits(grow):
             return False
-        self.reserved_usd += worst.usd - reservation.usd
-        self.reserved_tokens += worst.tokens - reservation.tokens
-        reservation.usd, reservation.tokens = worst.usd, worst.tokens
+        self.reserved += worst - reservation.held
+        reservation.held = worst
         return True
 
     def charge(self, reservation: Reservation, actual: Cost) -> None:
         """Move one attempt's real cost from the reservation to the spent total."""
-        self.spent_usd += actual.usd
-        self.spent_tokens += actual.tokens
-        taken_usd = min(actual.usd, reservation.usd)
-        taken_tokens = min(actual.tokens, reservation.tokens)
-        reservation.usd -= taken_usd
-        reservation.tokens -= taken_tokens
-        self.reserved_usd -= taken_usd
-        self.reserved_tokens -= taken_tokens
-
-    def covers(self, reservation: Reservation, attempt: Cost) -> bool:
-        """Whether what is left of a reservation still pays for one more worst-case attempt."""
-        return reservation.usd + 1e-12 >= attempt.usd and reservation.tokens >= attempt.tokens
+        self.spent += actual
+        taken = Cost(
+            min(actual.usd, reservation.held.usd), min(actual.tokens, reservation.held.tokens)
+        )
+        reservation.held -= taken
+        self.reserved -= taken
 
     def release(self, reservation: Reservation) -> None:
-        self.reserved_usd -= reservation.usd
-        self.reserved_tokens -= reservation.tokens
-        reservation.usd, reservation.tokens = 0.0, 0
+        self.reserved -= reservation.held
+        reservation.held = ZERO
+
+    def shortfall(self, worst: Cost) -> str:
+        """Why `worst` cannot be reserved, in a task's error message."""
+        left = []
+        if self.cap.usd is not None:
+            remaining = max(self.cap.usd - self.spent.usd, 0)
+            left.append(f"needs up to ${worst.usd:.4f}, ${remaining:.4f} left")
+        if self.cap.tokens is not None:
+            remaining_tokens = max(self.cap.tokens - self.spent.tokens, 0)
+            left.append(f"needs up to {worst.tokens:,} tokens, {remaining_tokens:,} left")
+        return "budget: " + "; ".join(left)

@@ -1,4 +1,5 @@
-"""What the engine tells the record stage: the run's start, each finished task, its end."""
+"""What the engine tells the record stage (agentflow.store implements it): the run's start,
+each finished task, each message, the run's end."""
 
 from __future__ import annotations
 
@@ -12,14 +13,14 @@ from agentflow.events import Event
 
 
 class Recorder:
-    """Receives the run's start, each finished task, and the run's end (agentflow.store.run_folder)."""
+    """Receives the run's start, each finished task, each message, and the run's end."""
 
     def run_started(self, run: RunResult) -> None: ...
 
     def task_finished(self, task: TaskResult) -> None: ...
 
     def message(self, event: Event) -> None:
-        """One message between agents or tools (agentflow.tools.base.Event), as it happens."""
+        """One message between agents or tools (agentflow.events.Event), as it happens."""
 
     def run_finished(self, run: RunResult) -> None: ...
 

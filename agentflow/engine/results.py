@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any, Literal
 
@@ -13,6 +13,10 @@ TaskStatus = Literal[
 ]
 RunStatus = Literal["succeeded", "failed", "budget_exceeded", "interrupted"]
 FINISHED_OK: frozenset[str] = frozenset({"succeeded", "cached"})
+FINAL: frozenset[str] = frozenset(
+    {"succeeded", "cached", "failed", "skipped", "budget", "cancelled"}
+)
+Source = Literal["api", "cache", "resume"]
 
 
 @dataclass(frozen=True)
@@ -31,6 +35,9 @@ class Attempt:
     prompt_cache_saved_usd: float = 0.0
     purpose: str = "answer"  # or "classify": routing.classifier choosing the task's tier
 
+    def renumbered(self, number: int) -> Attempt:
+        return replace(self, number=number)
+
 
 @dataclass(frozen=True)
 class PriorOutput:
@@ -40,6 +47,18 @@ class PriorOutput:
     request_hash: str
     output: str
     document: Any = None
+
+
+@dataclass(frozen=True)
+class Answer:
+    """A task's accepted output and where it came from (and, from a cache or an earlier
+    run, what not asking again saved)."""
+
+    output: str
+    document: Any = None
+    source: Source = "api"
+    saved_usage: Usage = Usage()
+    saved_usd: float = 0.0
 
 
 @dataclass

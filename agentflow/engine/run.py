@@ -6,41 +6,25 @@ from __future__ import annotations
 import asyncio
 import random
 import time
-from collections.abc import Callable, Mapping
-from dataclasses import dataclass
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
-from agentflow.engine.admission import Admission, AdmissionSettings, Decision
+from agentflow.engine.admission import Admission, Decision
 from agentflow.engine.cache import ResponseCache
 from agentflow.engine.collaboration import Collaboration
-from agentflow.engine.ledger import Budget
+from agentflow.engine.context import RunContext, RunOptions
+from agentflow.engine.ledger import BudgetLedger
 from agentflow.engine.limiter import AdaptiveLimiter
+from agentflow.engine.progress import Listener, Progress
 from agentflow.engine.recorder import Recorder
-from agentflow.engine.results import FINISHED_OK, PriorOutput, RunResult, TaskResult
-from agentflow.engine.scheduler import ReadyQueue, ScheduleMode
+from agentflow.engine.results import FINISHED_OK, PriorOutput, RunResult, RunStatus, TaskResult
+from agentflow.engine.scheduler import ReadyQueue
 from agentflow.engine.task_runner import TaskRunner
 from agentflow.events import Event
-from agentflow.plan import Plan
+from agentflow.plan.model import Plan
 from agentflow.prices import PriceTable
 from agentflow.providers.base import Provider
-from agentflow.spec.agents import AgentCatalog
-
-
-@dataclass(frozen=True)
-class RunOptions:
-    concurrency: int
-    schedule: ScheduleMode = "dynamic"
-    fail_fast: bool = False
-    timeout: float | None = None  # overrides every task's
-    retries: int | None = None  # overrides every task's
-    retry_base_delay: float = 1.0
-    seed: int | None = None  # for backoff jitter; None = random
-    budget_usd: float | None = None  # the cap in force (the CLI's, else the workflow's)
-    budget_tokens: int | None = None
-    prompt_cache: bool = True
-    exact_count: bool = False  # ask the provider to count input tokens before reserving
-    prior: Mapping[str, PriorOutput] | None = None  # an earlier run's outputs, for --resume
 
 
 class RunControl:
@@ -53,61 +37,33 @@ class RunControl:
         self.stop_requested.set()
 
 
-Listener = Callable[[TaskResult], None]
-
-
 class _Run:
-    def __init__(
-        self,
-        plan: Plan,
-        provider: Provider,
-        prices: PriceTable,
-        options: RunOptions,
-        admission: Admission,
-        recorder: Recorder,
-        listener: Listener,
-        control: RunControl,
-        result: RunResult,
-        collab: Collaboration,
-    ) -> None:
-        self.plan, self.provider, self.prices, self.options = plan, provider, prices, options
-        self.collab = collab
-        collab.log.listener = self._on_event
-        self.admission, self.budget = admission, admission.budget
-        self.recorder, self.listener, self.control, self.result = (
-            recorder,
-            listener,
-            control,
-            result,
-        )
-        self.limiter = AdaptiveLimiter(options.concurrency)
-        self.runner = TaskRunner(
-            plan,
-            provider,
-            prices,
-            admission,
-            self.limiter,
-            random.Random(options.seed),
-            options.retry_base_delay,
-            options.exact_count,
-            listener,
-            collab,
-        )
+    """The scheduling loop: pops ready tasks, acts on admission's decisions, and keeps the
+    ready queue, the waits and the outputs up to date as tasks end."""
+
+    def __init__(self, ctx: RunContext, result: RunResult, control: RunControl) -> None:
+        self.ctx, self.result, self.control = ctx, result, control
+        self.admission = Admission(ctx)
+        self.runner = TaskRunner(ctx, self.admission)
+        plan = ctx.plan
+        self.concurrency = ctx.options.concurrency or plan.concurrency
         self.outputs: dict[str, str] = {}
         self.documents: dict[str, Any] = {}
         self.queue = ReadyQueue(
             {tid: t.needs for tid, t in plan.tasks.items()},
             {tid: t.remaining_seconds for tid, t in plan.tasks.items()},
             plan.waves,
-            options.schedule,
+            ctx.options.schedule,
         )
         self.waiting_for_budget: list[str] = []
         self.waiting_for_warmup: dict[str, list[str]] = {}
         self.waiting_for_state: dict[str, list[str]] = {}  # state key -> tasks (waits_for)
         self.failed_fast = False
-        # Set when a task parked for a prompt-cache warm-up may start: wakes the loop
-        # without waiting for some task to finish.
+        self.provider_ready: asyncio.Future[None] | None = None
+        # Set when a parked task may start (a prompt-cache warm-up ended, a key was set):
+        # wakes the loop without waiting for some task to finish.
         self.wake = asyncio.Event()
+        ctx.collab.log.listener = self._on_event
 
     async def run(self) -> None:
         running: dict[asyncio.Task[None], str] = {}
@@ -144,34 +100,37 @@ class _Run:
     def _start_ready(self, running: dict[asyncio.Task[None], str]) -> None:
         if self.failed_fast or self.control.stop_requested.is_set():
             return
-        while len(running) < self.options.concurrency:
+        while len(running) < self.concurrency:
             tid = self.queue.pop()
             if tid is None:
                 return
-            task = self.result.tasks[tid]
             unset = [
-                k for k in self.plan.workflow.tasks[tid].waits_for if not self.collab.state.has(k)
+                k for k in self.ctx.plan.tasks[tid].waits_for if not self.ctx.collab.state.has(k)
             ]
             if unset:
                 self.waiting_for_state.setdefault(unset[0], []).append(tid)
                 continue
-            decision = self.admission.admit(task, self.outputs, self.documents)
-            if decision.kind == "answered":
-                task.started_at = task.ended_at = time.time()
-                self._keep_output(task)
-                self._finished(tid)
-            elif decision.kind == "wait_budget":
-                self.waiting_for_budget.append(tid)
-            elif decision.kind == "wait_warm" and decision.prefix is not None:
-                self.waiting_for_warmup.setdefault(decision.prefix, []).append(tid)
-            elif decision.kind == "over_budget":
-                task.status, task.error = "budget", decision.reason
-                self._finished(tid)
-            else:
-                running[asyncio.create_task(self._task(task, decision), name=tid)] = tid
+            self._act(tid, self.admission.admit(tid, self.outputs, self.documents), running)
+
+    def _act(self, tid: str, decision: Decision, running: dict[asyncio.Task[None], str]) -> None:
+        task, progress = self.result.tasks[tid], self.ctx.progress
+        task.request_hash = decision.key
+        if decision.kind == "answered":
+            progress.set_status(task, "cached", answer=decision.answer)
+            self._keep_output(task)
+            self._finished(tid)
+        elif decision.kind == "wait_budget":
+            self.waiting_for_budget.append(tid)
+        elif decision.kind == "wait_warm" and decision.prefix is not None:
+            self.waiting_for_warmup.setdefault(decision.prefix, []).append(tid)
+        elif decision.kind == "over_budget":
+            progress.set_status(task, "budget", error=decision.reason)
+            self._finished(tid)
+        else:
+            running[asyncio.create_task(self._task(task, decision), name=tid)] = tid
 
     def _on_event(self, event: Event) -> None:
-        self.recorder.message(event)
+        self.ctx.progress.recorder.message(event)
         if event.kind == "state":
             waiting = self.waiting_for_state.pop(str(event.payload.get("key")), [])
             if waiting:
@@ -181,9 +140,8 @@ class _Run:
     def _never_set(self) -> None:
         for key, tids in list(self.waiting_for_state.items()):
             for tid in tids:
-                task = self.result.tasks[tid]
-                task.status, task.ended_at = "failed", time.time()
-                task.error = f"waits_for state.{key}, which no task set ({self._setters(key)})"
+                error = f"waits_for state.{key}, which no task set ({self._setters(key)})"
+                self.ctx.progress.set_status(self.result.tasks[tid], "failed", error=error)
                 self._finished(tid)
         self.waiting_for_state.clear()
 
@@ -191,7 +149,7 @@ class _Run:
         """How the tasks that declared they set `key` ended, for the waiter's error."""
         ended = [
             f"{t.id} {self.result.tasks[t.id].status}"
-            for t in self.plan.workflow.tasks.values()
+            for t in self.ctx.plan.tasks.values()
             if key in t.sets
         ]
         return "; ".join(ended) + f" without calling set_state for {key!r}"
@@ -201,18 +159,26 @@ class _Run:
             self.queue.requeue(tid)
         tids.clear()
 
+    async def _warm_up(self) -> None:
+        """The provider's load, once, before the first task that sends a request starts
+        (shielded: one task cancelled must not cancel it for the others)."""
+        if self.provider_ready is None:
+            self.provider_ready = asyncio.ensure_future(self.ctx.provider.warm_up())
+        await asyncio.shield(self.provider_ready)
+
     async def _task(self, task: TaskResult, decision: Decision) -> None:
         on_first_answer = (lambda: self._warmed(decision.prefix)) if decision.prefix else None
         try:
+            await self._warm_up()
             await self.runner.run(task, decision, on_first_answer)
-            if task.status == "succeeded":
+            if task.status in FINISHED_OK:
                 self._keep_output(task)
         except Exception as exc:  # noqa: BLE001 - one task's bug must not sink the run
-            task.status, task.ended_at = "failed", time.time()
-            task.error = f"internal error: {type(exc).__name__}: {exc}"
+            error = f"internal error: {type(exc).__name__}: {exc}"
+            self.ctx.progress.set_status(task, "failed", error=error)
         finally:
             if decision.reservation is not None:
-                self.budget.release(decision.reservation)
+                self.ctx.ledger.release(decision.reservation)
             if decision.prefix is not None:
                 self._warmed(decision.prefix)
 
@@ -229,18 +195,14 @@ class _Run:
             self.documents[task.id] = task.document
 
     def _finished(self, tid: str) -> None:
+        """A task has ended (its status already says how): release what waited on it."""
         task = self.result.tasks[tid]
         ok = task.status in FINISHED_OK
-        self.recorder.task_finished(task)
-        self.listener(task)
         self._requeue(self.waiting_for_budget)  # a finished task may have released budget
         for doomed in self.queue.done(tid, ok):
-            skipped = self.result.tasks[doomed]
-            skipped.status = "skipped"
-            skipped.error = f"skipped: needs {tid!r}, which {_verb(task.status)}"
-            self.recorder.task_finished(skipped)
-            self.listener(skipped)
-        if not ok and task.status != "budget" and self.options.fail_fast:
+            error = f"skipped: needs {tid!r}, which {_verb(task.status)}"
+            self.ctx.progress.set_status(self.result.tasks[doomed], "skipped", error=error)
+        if not ok and task.status != "budget" and self.ctx.options.fail_fast:
             self.failed_fast = True
             self.queue.stop()
 
@@ -249,28 +211,23 @@ class _Run:
         for future in running:
             future.cancel()
         await asyncio.gather(*running, return_exceptions=True)
-        now = time.time()
         for tid in running.values():
             task = self.result.tasks[tid]
-            task.status, task.ended_at, task.error = "cancelled", now, "cancelled: run stopped"
-            self.recorder.task_finished(task)
-            self.listener(task)
+            self.ctx.progress.set_status(task, "cancelled", error="cancelled: run stopped")
         running.clear()
 
     def _cancel_unstarted(self) -> None:
         why = "not started: --fail-fast" if self.failed_fast else "not started: run stopped"
         for task in self.result.tasks.values():
             if task.status == "pending":
-                task.status, task.error = "cancelled", why
-                self.recorder.task_finished(task)
-                self.listener(task)
+                self.ctx.progress.set_status(task, "cancelled", error=why)
 
 
 def _verb(status: str) -> str:
     return {"budget": "did not fit the budget", "failed": "failed"}.get(status, status)
 
 
-def _run_status(result: RunResult, interrupted: bool) -> str:
+def _run_status(result: RunResult, interrupted: bool) -> RunStatus:
     statuses = {t.status for t in result.tasks.values()}
     if interrupted:
         return "interrupted"
@@ -283,54 +240,53 @@ def _run_status(result: RunResult, interrupted: bool) -> str:
 
 async def execute(
     plan: Plan,
-    catalog: AgentCatalog,
+    *,
     provider: Provider,
     prices: PriceTable,
     options: RunOptions,
-    *,
     run_id: str,
     run_dir: Path,
     cache: ResponseCache | None = None,
+    prior: Mapping[str, PriorOutput] | None = None,
     recorder: Recorder | None = None,
     listener: Listener | None = None,
     control: RunControl | None = None,
 ) -> RunResult:
+    """Run `plan`. The run's clock starts here: load the provider before calling this.
+    `prior` are an earlier run's outputs (--resume); `recorder` hears the run as it
+    happens (agentflow.store), `listener` each change of a task (the live view)."""
     recorder = recorder or Recorder()
-    budget = Budget(options.budget_usd, options.budget_tokens)
+    control = control or RunControl()
     result = RunResult(
         run_id=run_id,
-        workflow=plan.workflow.name,
+        workflow=plan.name,
         run_dir=run_dir,
         tasks={tid: TaskResult(tid, t.agent, t.model) for tid, t in plan.tasks.items()},
         started_at=time.time(),
-        workflow_file=str(plan.workflow.path),
-        workflow_hash=plan.workflow.source.text_hash,
-        budget_usd=budget.cap_usd,
-        budget_tokens=budget.cap_tokens,
+        workflow_file=str(plan.file),
+        workflow_hash=plan.file_hash,
+        budget_usd=plan.budget.usd,
+        budget_tokens=plan.budget.tokens,
     )
-    settings = AdmissionSettings(
-        provider.name, options.timeout, options.retries, options.prompt_cache, options.prior
+    ctx = RunContext(
+        plan=plan,
+        provider=provider,
+        prices=prices,
+        options=options,
+        ledger=BudgetLedger(plan.budget),
+        limiter=AdaptiveLimiter(options.concurrency or plan.concurrency),
+        progress=Progress(recorder=recorder, listener=listener),
+        collab=Collaboration.start(plan),
+        rng=random.Random(options.seed),
+        cache=cache,
+        prior=prior,
     )
-    collab = Collaboration.start(plan.workflow, catalog)
-    admission = Admission(plan, catalog, prices, budget, cache, settings, collab)
-    control = control or RunControl()
-    state = _Run(
-        plan,
-        provider,
-        prices,
-        options,
-        admission,
-        recorder,
-        listener or (lambda task: None),
-        control,
-        result,
-        collab,
-    )
+    loop = _Run(ctx, result, control)
     recorder.run_started(result)
-    await state.run()
+    await loop.run()
     result.ended_at = time.time()
-    result.status = _run_status(result, control.stop_requested.is_set())  # type: ignore[assignment]
-    result.peak_in_flight = state.limiter.peak_in_flight
-    result.throttle_events = state.limiter.throttle_events
+    result.status = _run_status(result, control.stop_requested.is_set())
+    result.peak_in_flight = ctx.limiter.peak_in_flight
+    result.throttle_events = ctx.limiter.throttle_events
     recorder.run_finished(result)
     return result

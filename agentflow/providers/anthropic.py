@@ -54,6 +54,9 @@ class AnthropicProvider:
         self._api_key = api_key
         self._client = anthropic.AsyncAnthropic(api_key=api_key, base_url=base_url, max_retries=0)
 
+    async def warm_up(self) -> None:
+        return None  # ready when made
+
     async def complete(self, request: ModelRequest) -> ModelResponse:
         params = self._params(request)
         try:

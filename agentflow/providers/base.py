@@ -95,6 +95,12 @@ class ProviderError(Exception):
 class Provider(Protocol):
     name: str
 
+    async def warm_up(self) -> None:
+        """Load what requests need (an SDK, a client). The engine awaits it before the first
+        task that will send a request starts, so loading never counts against a task's
+        time or timeout, and a run answered wholly from the cache never loads anything."""
+        ...
+
     async def complete(self, request: ModelRequest) -> ModelResponse:
         """Make one attempt; raise ProviderError on any failure."""
         ...

@@ -6,6 +6,7 @@ Configuration problems surface here, before any task starts, as `AgentflowError`
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Mapping
 
 from agentflow.errors import AgentflowError, ExitCode
@@ -17,8 +18,10 @@ BASE_URL_ENV = "ANTHROPIC_BASE_URL"
 
 
 class LazyAnthropic:
-    """The Anthropic provider, loaded on its first call: importing the SDK takes seconds,
-    and a run answered wholly from the cache (or a resume) never needs it."""
+    """The Anthropic provider, loaded when the engine first needs it (`warm_up`): importing
+    the SDK takes seconds, and a run answered wholly from the cache (or a resume) never
+    needs it. The import runs on a worker thread, so the event loop (Ctrl-C, the live
+    view, tasks in flight) is not held up meanwhile."""
 
     name = "anthropic"
 
@@ -32,6 +35,10 @@ class LazyAnthropic:
 
             self._provider = AnthropicProvider(self._api_key, base_url=self._base_url)
         return self._provider
+
+    async def warm_up(self) -> None:
+        if self._provider is None:
+            await asyncio.to_thread(self._real)
 
     async def complete(self, request: ModelRequest) -> ModelResponse:
         return await self._real().complete(request)

@@ -24,11 +24,9 @@ import os
 from collections.abc import Mapping
 from typing import Any
 
-import tiktoken
-
 from agentflow.prices import Usage
 from agentflow.providers.base import ModelRequest, ModelResponse, ProviderError
-from agentflow.tokens import ENCODING, raw_token_count
+from agentflow.tokens import encoding, raw_token_count
 
 LATENCY_ENV = "AGENTFLOW_SIMULATE_LATENCY"
 FAIL_ENV = "AGENTFLOW_SIMULATE_FAIL"
@@ -79,6 +77,9 @@ class SimulateProvider:
         self._seed = seed
         self._env = env if env is not None else os.environ
         self._cached: set[tuple[str, str]] = set()  # (model, system) prefixes already written
+
+    async def warm_up(self) -> None:
+        return None  # ready when made
 
     async def complete(self, request: ModelRequest) -> ModelResponse:
         digest = self._digest(request)
@@ -235,12 +236,12 @@ def _tool_result_sentences(request: ModelRequest) -> list[str]:
 
 
 def _first_tokens(text: str, limit: int) -> str:
-    encoding = tiktoken.get_encoding(ENCODING)  # cached by tiktoken
-    cut = encoding.encode(text, disallowed_special=())[:limit]
+    cl100k = encoding()
+    cut = cl100k.encode(text, disallowed_special=())[:limit]
     # Decoding then re-encoding can merge differently; shrink until the count fits.
-    while cut and raw_token_count(encoding.decode(cut)) > limit:
+    while cut and raw_token_count(cl100k.decode(cut)) > limit:
         cut = cut[:-1]
-    return encoding.decode(cut)
+    return cl100k.decode(cut)
 
 
 def minimal_instance(schema: Any, label: str = "", root: Any = None, depth: int = 0) -> Any:

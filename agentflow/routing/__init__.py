@@ -1,5 +1,2 @@
-"""Routing: which agent and which model each task gets, and why."""
-
-from agentflow.routing.choose import AUTO, ModelChoice, choose_model
-
-__all__ = ["AUTO", "ModelChoice", "choose_model"]
+"""Routing: which agent, model and tools each task gets, and why (assign, discovery, choose,
+tiers, classifier, adaptive, checks, tools)."""

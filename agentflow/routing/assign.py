@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Any
 
 from agentflow.spec.agents import Agent, AgentCatalog
 from agentflow.spec.templates import parse_template
@@ -35,22 +34,10 @@ def _match_text(task: TaskSpec) -> str:
     return f"{task.description} {text}".strip()
 
 
-# The last catalog's index: validation and planning both assign agents for one catalog,
-# and building the index is the costly part (a few hundred ms for hundreds of agents).
-_last_index: tuple[AgentCatalog, Any] | None = None
-
-
-def _index_for(catalog: AgentCatalog) -> Any:
-    global _last_index
-    if _last_index is None or _last_index[0] is not catalog:
-        from agentflow.routing.discovery import AgentIndex
-
-        _last_index = (catalog, AgentIndex.build(list(catalog.agents.values())))
-    return _last_index[1]
-
-
 def assign_agents(workflow: Workflow, catalog: AgentCatalog) -> Mapping[str, AgentPick]:
-    from agentflow.routing.discovery import is_weak
+    """Every task's agent. Called once per workflow (by validation, whose result the plan
+    reuses); the matcher's index is built only when some task asks for agent: auto."""
+    from agentflow.routing.discovery import AgentIndex, is_weak
 
     index = None
     picks: dict[str, AgentPick] = {}
@@ -60,7 +47,7 @@ def assign_agents(workflow: Workflow, catalog: AgentCatalog) -> Mapping[str, Age
             picks[task.id] = AgentPick(catalog.agents.get(name) if name else None)
             continue
         if index is None:  # only when some task asks for agent: auto
-            index = _index_for(catalog)
+            index = AgentIndex.build(catalog.agents.values())
         matches = index.match(_match_text(task), top=3)
         if not matches:
             picks[task.id] = AgentPick(None, auto=True, weak=True)

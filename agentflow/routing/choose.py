@@ -1,8 +1,8 @@
 """Which model a task runs on, and why.
 
 Order (a task's own setting beats its agent's, which beats `defaults`):
-1. an `escalate` chain (task, else defaults): start on its first model, or one step
-   higher when adaptive routing learned that the first one keeps failing the checks;
+1. an `escalate` chain (task, else defaults), from its first model (adaptive routing may
+   start it higher: `ModelChoice.starting_at`);
 2. the task's `model`;
 3. its agent's `model` (unless `inherit`);
 4. `defaults.model`;
@@ -12,7 +12,7 @@ Order (a task's own setting beats its agent's, which beats `defaults`):
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from agentflow.routing.tiers import TierDecision, classify_task
 from agentflow.spec.agents import Agent
@@ -47,6 +47,14 @@ class ModelChoice:
             return f"agent's model: {self.requested}"
         return f"{self.source}: {self.requested}"
 
+    def starting_at(self, start: int, why: str) -> ModelChoice:
+        """The same escalate chain started `start` steps higher (adaptive routing learned
+        that the models below keep failing the checks); the last model at most."""
+        start = min(start, len(self.chain) - 1)
+        if start <= 0:
+            return self
+        return replace(self, model=self.chain[start], chain=self.chain[start:], learned=why)
+
 
 def escalate_chain(workflow: Workflow, task: TaskSpec) -> tuple[str, ...]:
     return task.settings.escalate or (
@@ -54,23 +62,12 @@ def escalate_chain(workflow: Workflow, task: TaskSpec) -> tuple[str, ...]:
     )
 
 
-def choose_model(
-    workflow: Workflow,
-    task: TaskSpec,
-    agent: Agent | None,
-    learned_start: int = 0,
-    learned_why: str | None = None,
-) -> ModelChoice:
+def choose_model(workflow: Workflow, task: TaskSpec, agent: Agent | None) -> ModelChoice:
+    """The task's model as written (an escalate chain starts at its first model: see
+    `ModelChoice.starting_at` for what adaptive routing learned)."""
     chain = escalate_chain(workflow, task)
     if chain:
-        start = min(learned_start, len(chain) - 1)
-        return ModelChoice(
-            chain[0],
-            "escalate",
-            chain[start],
-            chain[start:],
-            learned=learned_why if start else None,
-        )
+        return ModelChoice(chain[0], "escalate", chain[0], chain)
     if task.settings.model:
         requested, source = task.settings.model, "task"
     elif agent is not None and agent.model and agent.model != "inherit":

@@ -89,9 +89,22 @@ class Routing:
 
 
 @dataclass(frozen=True)
-class Budget:
+class BudgetCap:
+    """`budget:`: the most one run may spend, in dollars and in tokens (None: no cap)."""
+
     usd: float | None = None
     tokens: int | None = None
+
+    def overridden(self, *, usd: float | None = None, tokens: int | None = None) -> BudgetCap:
+        """This cap with each figure given (a command's --budget flags) in its place."""
+        return BudgetCap(
+            usd=self.usd if usd is None else usd,
+            tokens=self.tokens if tokens is None else tokens,
+        )
+
+    @property
+    def limited(self) -> bool:
+        return self.usd is not None or self.tokens is not None
 
 
 @dataclass(frozen=True)
@@ -112,7 +125,7 @@ class Workflow:
     inputs: Mapping[str, InputSpec]
     defaults: Settings
     concurrency: int
-    budget: Budget
+    budget: BudgetCap
     tasks: Mapping[str, TaskSpec]  # in file order
     workspace: Path  # absolute; the folder the file tools may read (may not exist: validate)
     source: LoadedYaml = field(repr=False, compare=False)
@@ -264,7 +277,7 @@ def build_workflow(path: Path, loaded: LoadedYaml) -> Workflow:
         inputs={n: _input(n, raw) for n, raw in (data.get("inputs") or {}).items()},
         defaults=_settings(data.get("defaults") or {}),
         concurrency=data.get("concurrency", DEFAULT_CONCURRENCY),
-        budget=Budget(usd=budget.get("usd"), tokens=budget.get("tokens")),
+        budget=BudgetCap(usd=budget.get("usd"), tokens=budget.get("tokens")),
         tasks=tasks,
         workspace=_workspace(path, data.get("workspace")),
         source=loaded,

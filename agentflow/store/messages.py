@@ -1,16 +1,14 @@
 """A run's messages in the history database: what agents and tools said to each other.
 
-Each agentflow.tools.base.Event is one row of `messages` (migration m006_messages in
-agentflow.store.recorder), keyed by run and sequence number, its payload stored as JSON. Kept out
-of agentflow.store.recorder only for size; this module needs nothing from it, so both can import
-it without a cycle.
+Each agentflow.events.Event is one row of `messages` (migration m006_messages), keyed by
+run and sequence number, its payload stored as JSON. The recorder writes rows with
+`save_message`, the queries read them back with `read_messages`.
 """
 
 from __future__ import annotations
 
 import json
 import sqlite3
-from pathlib import Path
 from typing import Any, cast
 
 from agentflow.events import Event, EventKind
@@ -65,16 +63,3 @@ def read_messages(db: sqlite3.Connection, run_id: str) -> list[Event]:
         )
         for seq, at, task_id, sender, recipient, kind, payload in rows
     ]
-
-
-def load_messages(run_id: str, path: Path | None = None) -> list[Event]:
-    """A recorded run's messages in sequence order (accepts a unique prefix of the run id;
-    an unknown or ambiguous id is an AgentflowError, as for load_run). Empty for a run
-    recorded before messages were, or one whose agents used no tools."""
-    # Imported here: history_queries imports agentflow.store.recorder, which imports this module.
-    from agentflow.store.queries import reading, resolve_run_id
-
-    with reading(path) as db:
-        full_id = resolve_run_id(db, run_id, path)
-        assert db is not None  # resolve_run_id raised otherwise
-        return read_messages(db, full_id)

@@ -1,4 +1,5 @@
-"""Reading the run history: list runs, rebuild one, find outputs to resume, add up spend.
+"""Reading the run history: list runs, rebuild one and its messages, find outputs to resume,
+add up spend.
 
 Reads never create the database: with no history yet, a listing is empty and a run id is
 unknown, and no `.agentflow` folder appears in a directory where nothing was ever run.
@@ -8,17 +9,17 @@ from __future__ import annotations
 
 import json
 import sqlite3
-from collections.abc import Iterator
-from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
 
-from agentflow.engine.results import FINISHED_OK, Attempt, RunResult, TaskResult
+from agentflow.engine.results import FINISHED_OK, Attempt, PriorOutput, RunResult, TaskResult
 from agentflow.errors import AgentflowError
+from agentflow.events import Event
 from agentflow.prices import Usage
+from agentflow.store.db import reading
+from agentflow.store.messages import read_messages
 from agentflow.store.migrations import SAVED_COLUMNS, USAGE_COLUMNS
-from agentflow.store.recorder import connect, history_path
+from agentflow.store.paths import history_path
 
 LIST_HINT = "see `agentflow runs list` for run ids"
 
@@ -43,16 +44,6 @@ class RunRow:
 
 
 @dataclass(frozen=True)
-class ResumedOutput:
-    """A finished task's output from an earlier run, to reuse when its request is the same."""
-
-    request_hash: str  # tasks recorded without one cannot be matched, so are not offered
-    output: str
-    document: Any
-    run_id: str
-
-
-@dataclass(frozen=True)
 class Spend:
     """What one group (a day, a model, an agent, a workflow, or everything) used."""
 
@@ -73,24 +64,6 @@ class Report:
     by_model: tuple[Spend, ...]  # the others: most expensive first
     by_agent: tuple[Spend, ...]
     by_workflow: tuple[Spend, ...]
-
-
-@contextmanager
-def reading(path: Path | None) -> Iterator[sqlite3.Connection | None]:
-    path = path or history_path()
-    if not path.exists():
-        yield None
-        return
-    try:
-        db = connect(path)
-    except sqlite3.Error as exc:
-        raise AgentflowError.single(
-            str(path), f"cannot read the run history: {exc}", hint="is it a SQLite database?"
-        ) from None
-    try:
-        yield db
-    finally:
-        db.close()
 
 
 def _usage(row: sqlite3.Row, columns: tuple[str, ...] = USAGE_COLUMNS) -> Usage:
@@ -214,6 +187,16 @@ def load_run(run_id: str, path: Path | None = None) -> RunResult:
     )
 
 
+def load_messages(run_id: str, path: Path | None = None) -> list[Event]:
+    """A recorded run's messages in sequence order (accepts a unique prefix of the run id;
+    an unknown or ambiguous id is an AgentflowError, as for load_run). Empty for a run
+    recorded before messages were, or one whose agents used no tools."""
+    with reading(path) as db:
+        full_id = resolve_run_id(db, run_id, path)
+        assert db is not None  # resolve_run_id raised otherwise
+        return read_messages(db, full_id)
+
+
 def _attempt(row: sqlite3.Row) -> Attempt:
     return Attempt(
         number=row["number"],
@@ -253,7 +236,7 @@ def _task(row: sqlite3.Row, attempts: list[Attempt]) -> TaskResult:
     )
 
 
-def resumable_outputs(run_id: str, path: Path | None = None) -> dict[str, ResumedOutput]:
+def resumable_outputs(run_id: str, path: Path | None = None) -> dict[str, PriorOutput]:
     """Outputs of the run's tasks that finished well (succeeded or cached) and have a request
     hash to match against, by task id. Accepts a unique prefix of the run id."""
     with reading(path) as db:
@@ -266,11 +249,11 @@ def resumable_outputs(run_id: str, path: Path | None = None) -> dict[str, Resume
             (full_id, *sorted(FINISHED_OK)),
         ).fetchall()
     return {
-        row["task_id"]: ResumedOutput(
+        row["task_id"]: PriorOutput(
+            run_id=full_id,
             request_hash=row["request_hash"],
             output=row["output"],
             document=None if row["document_json"] is None else json.loads(row["document_json"]),
-            run_id=full_id,
         )
         for row in rows
     }

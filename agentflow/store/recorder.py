@@ -1,150 +1,28 @@
-"""The run history: every run, task and attempt in one SQLite file, `state_dir()/history.db`.
+"""The run history's writer: a run, its tasks, attempts and messages go into the SQLite file
+(agentflow.store.db) as they happen, so a run killed half-way still adds up.
 
-The run folder (agentflow.store.run_folder) keeps a run's outputs; this database keeps every run side
-by side so they can be listed, shown again, resumed and added up (agentflow.store.queries).
-
-Schema changes are migrations in the style of simonw/llm: small functions applied in order,
-each recorded by name in `_migrations`, so a database made by any earlier version is brought
-up to date when it is opened and a current one is left alone.
-
-Several runs may write to one file at once (two terminals, CI jobs): WAL lets readers go on
-while one writes, `busy_timeout` makes writers wait for each other instead of failing, and
-each recorder call is one short `BEGIN IMMEDIATE` transaction so no lock is held for long.
+The run folder (agentflow.store.run_folder) keeps a run's outputs; this database keeps every
+run side by side so they can be listed, shown again, resumed and added up
+(agentflow.store.queries).
 """
 
 from __future__ import annotations
 
-import functools
 import json
-import random
 import sqlite3
 import threading
 import time
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 from agentflow.engine.recorder import Recorder
 from agentflow.engine.results import Attempt, RunResult, TaskResult
 from agentflow.events import Event
+from agentflow.store.db import connect, transaction, upsert
 from agentflow.store.messages import save_message
-from agentflow.store.migrations import (  # MIGRATIONS: tests swap it for an older list
-    MIGRATIONS,
-    USAGE_COLUMNS,
-)
-from agentflow.store.run_folder import state_dir
-
-HISTORY_FILE = "history.db"
-BUSY_TIMEOUT_MS = 10_000  # a writer waits this long for another run's transaction to end
-
-
-def history_path() -> Path:
-    return state_dir() / HISTORY_FILE
-
-
-def _applied(db: sqlite3.Connection) -> set[str]:
-    return {row[0] for row in db.execute("SELECT name FROM _migrations")}
-
-
-def migrate(db: sqlite3.Connection) -> list[str]:
-    """Apply the missing migrations; return their names (empty when already up to date)."""
-    db.execute("CREATE TABLE IF NOT EXISTS _migrations (name TEXT PRIMARY KEY, applied_at REAL)")
-    if _applied(db) >= {fn.__name__ for fn in MIGRATIONS}:
-        return []  # the common case: no write lock taken
-    with _transaction(db):
-        # Read again under the write lock: another process may have migrated meanwhile.
-        done = _applied(db)
-        applied: list[str] = []
-        for fn in MIGRATIONS:
-            if fn.__name__ not in done:
-                fn(db)
-                db.execute(
-                    "INSERT INTO _migrations (name, applied_at) VALUES (?, ?)",
-                    (fn.__name__, time.time()),
-                )
-                applied.append(fn.__name__)
-        return applied
-
-
-@contextmanager
-def _transaction(db: sqlite3.Connection) -> Iterator[None]:
-    """One write transaction; IMMEDIATE takes the write lock first, so two writers queue on
-    busy_timeout instead of one failing when it upgrades a read lock to a write."""
-    db.execute("BEGIN IMMEDIATE")
-    try:
-        yield
-    except BaseException:
-        db.execute("ROLLBACK")
-        raise
-    db.execute("COMMIT")
-
-
-def _use_wal(db: sqlite3.Connection) -> None:
-    """Switch the file to WAL (a lasting property of the file, so usually already done).
-
-    Switching needs an exclusive lock and SQLite answers "locked" at once rather than
-    waiting on busy_timeout, so two runs opening a fresh file together would fail without
-    this retry loop.
-    """
-    deadline = time.monotonic() + BUSY_TIMEOUT_MS / 1000
-    while True:
-        try:
-            if str(db.execute("PRAGMA journal_mode").fetchone()[0]).lower() == "wal":
-                return
-            if str(db.execute("PRAGMA journal_mode = WAL").fetchone()[0]).lower() == "wal":
-                return
-        except sqlite3.OperationalError as exc:
-            if "locked" not in str(exc) and "busy" not in str(exc):
-                raise
-        if time.monotonic() > deadline:
-            raise sqlite3.OperationalError("database is locked (cannot switch it to WAL)")
-        time.sleep(0.01 + random.random() * 0.04)  # jitter, so waiting openers do not collide
-
-
-def connect(path: Path | None = None) -> sqlite3.Connection:
-    """Open (creating if needed) and migrate the history database."""
-    path = path or history_path()
-    path.parent.mkdir(parents=True, exist_ok=True)
-    # isolation_level=None: transactions are explicit (_transaction), never implicit.
-    # check_same_thread=False: a recorder may be built on one thread and fed on another;
-    # HistoryRecorder serialises its own calls with a lock.
-    db = sqlite3.connect(
-        path, timeout=BUSY_TIMEOUT_MS / 1000, isolation_level=None, check_same_thread=False
-    )
-    try:
-        db.execute(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_MS}")
-        _use_wal(db)
-        db.execute("PRAGMA foreign_keys = ON")
-        db.execute("PRAGMA synchronous = NORMAL")  # durable enough under WAL, much faster
-        migrate(db)
-    except BaseException:
-        db.close()
-        raise
-    db.row_factory = sqlite3.Row
-    return db
-
-
-# --- writing --------------------------------------------------------------------------------
-
-
-@functools.cache
-def _upsert(
-    table: str, key: tuple[str, ...], columns: tuple[str, ...], keep: tuple[str, ...] = ()
-) -> str:
-    """INSERT ... ON CONFLICT DO UPDATE; a NULL in a `keep` column keeps the stored value."""
-    updates = ", ".join(
-        f"{name} = coalesce(excluded.{name}, {table}.{name})"
-        if name in keep
-        else f"{name} = excluded.{name}"
-        for name in columns
-        if name not in key
-    )
-    return (
-        f"INSERT INTO {table} ({', '.join(columns)}) "
-        f"VALUES ({', '.join(':' + name for name in columns)}) "
-        f"ON CONFLICT({', '.join(key)}) DO UPDATE SET {updates}"
-    )
+from agentflow.store.migrations import USAGE_COLUMNS
+from agentflow.store.paths import history_path
 
 
 def _run_row(run: RunResult, status: str) -> dict[str, Any]:
@@ -306,7 +184,7 @@ class HistoryRecorder(Recorder):
             try:
                 if self._db is None:
                     self._db = connect(self.path)
-                with _transaction(self._db):
+                with transaction(self._db):
                     action(self._db)
             except (sqlite3.Error, OSError) as exc:
                 self.errors.append(f"{self.path}: history not recorded: {exc}")
@@ -315,17 +193,17 @@ class HistoryRecorder(Recorder):
         self, db: sqlite3.Connection, run: RunResult, status: str, with_tasks: bool
     ) -> None:
         row = _run_row(run, status)
-        db.execute(_upsert("runs", ("run_id",), tuple(row)), row)
+        db.execute(upsert("runs", ("run_id",), tuple(row)), row)
         if with_tasks:
             for task in run.tasks.values():
                 self._save_task(db, run.run_id, task)
 
     def _save_task(self, db: sqlite3.Connection, run_id: str, task: TaskResult) -> None:
         row = _task_row(run_id, task, self._positions.get(task.id))
-        db.execute(_upsert("tasks", ("run_id", "task_id"), tuple(row), ("position",)), row)
+        db.execute(upsert("tasks", ("run_id", "task_id"), tuple(row), ("position",)), row)
         for attempt in task.attempts:
             attempt_row = _attempt_row(run_id, task.id, attempt)
             db.execute(
-                _upsert("attempts", ("run_id", "task_id", "number"), tuple(attempt_row)),
+                upsert("attempts", ("run_id", "task_id", "number"), tuple(attempt_row)),
                 attempt_row,
             )

@@ -18,7 +18,7 @@ from agentflow.routing.adaptive import (
 )
 from agentflow.routing.choose import escalate_chain
 from agentflow.spec.workflow import Workflow
-from agentflow.store.queries import reading
+from agentflow.store.db import reading
 
 _RECORDS = """
 SELECT a.run_id, a.task_id, a.model,

@@ -1,17 +1,14 @@
-"""The record stage: what a run leaves on disk, written as it happens so nothing is lost.
+"""A run's folder: what a run leaves on disk beside the history, written as it happens.
 
-`.agentflow/runs/RUN_ID/ID.md` for each finished task's output (plus `ID.json` for a
-structured output), `summary.json` for the run, and `messages.jsonl` (one line per message
-between agents and tools, only for runs that had any). The state folder is `.agentflow` in
-the current directory, or $AGENTFLOW_HOME.
+`runs/RUN_ID/ID.md` in the state folder (agentflow.store.paths) for each finished task's
+output (plus `ID.json` for a structured output), `summary.json` for the run, and
+`messages.jsonl` (one line per message between agents and tools, only for runs that had
+any).
 """
 
 from __future__ import annotations
 
 import json
-import os
-import secrets
-import time
 from pathlib import Path
 from typing import Any
 
@@ -19,16 +16,7 @@ from agentflow.engine.results import RunResult, TaskResult
 from agentflow.engine.summary import run_summary
 from agentflow.events import Event
 
-HOME_ENV = "AGENTFLOW_HOME"
 MESSAGES_FILE = "messages.jsonl"
-
-
-def state_dir() -> Path:
-    return Path(os.environ.get(HOME_ENV) or ".agentflow")
-
-
-def new_run_id() -> str:
-    return time.strftime("%Y%m%d-%H%M%S", time.gmtime()) + "-" + secrets.token_hex(3)
 
 
 def _write_atomic(path: Path, text: str) -> None:
@@ -70,7 +58,7 @@ class RunFolder:
 
     def message(self, event: Event) -> None:
         # Appended as it happens, so a run stopped half-way keeps what was said; the file
-        # appears with the first message. default=str: see history_messages.message_row.
+        # appears with the first message. default=str: see store.messages.message_row.
         line = json.dumps(message_json(event), ensure_ascii=False, default=str)
         with (self.path / MESSAGES_FILE).open("a", encoding="utf-8") as file:
             file.write(line + "\n")

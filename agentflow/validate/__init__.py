@@ -1,1 +1,2 @@
-"""The validate stage: every problem of a workflow and its agents, with where and how to fix it."""
+"""The validate stage: every problem of a workflow and its agents, with where and how to fix it
+(workflow: the stage itself; references, routing, tools: its checks)."""

@@ -1,4 +1,5 @@
-"""Checks of what routes a task: `routing:`, `escalate` chains, `checks`, `agent: auto`."""
+"""Checks of what routes a task: `routing:`, `escalate` chains, `checks`, `agent: auto`, and
+that the model each task starts on is priced (whose choices the plan then reuses)."""
 
 from __future__ import annotations
 
@@ -10,15 +11,12 @@ from jsonschema.validators import validator_for
 
 from agentflow.errors import Problem
 from agentflow.prices import PriceTable, unknown_model_problem
-from agentflow.routing.assign import AUTO_AGENT
+from agentflow.routing.assign import AUTO_AGENT, AgentPick
 from agentflow.routing.checks import regex_problem
+from agentflow.routing.choose import ModelChoice, choose_model
 from agentflow.spec.agents import AgentCatalog
 from agentflow.spec.workflow import Workflow
-
-
-def _at(workflow: Workflow, path: tuple, message: str, hint: str | None = None) -> Problem:
-    line, col = workflow.position(path)
-    return Problem(str(workflow.path), message, line, col, hint)
+from agentflow.validate.common import at as _at
 
 
 def _model(workflow: Workflow, prices: PriceTable, name: str, path: tuple) -> list[Problem]:
@@ -126,3 +124,35 @@ def _check_auto_agents(workflow: Workflow, catalog: AgentCatalog) -> list[Proble
                 )
             )
     return problems
+
+
+def choose_models(
+    workflow: Workflow, picks: Mapping[str, AgentPick], prices: PriceTable
+) -> tuple[dict[str, ModelChoice], list[Problem]]:
+    """Each task's model choice, and a problem for every model a task would start on that
+    is not priced (the models of escalate chains are checked by check_routing)."""
+    choices: dict[str, ModelChoice] = {}
+    problems: list[Problem] = []
+    for task in workflow.tasks.values():
+        agent = picks[task.id].agent
+        choice = choices[task.id] = choose_model(workflow, task, agent)
+        if choice.chain or prices.knows(choice.model):
+            continue
+        path = {
+            "task": ("tasks", task.id, "model"),
+            "defaults": ("defaults", "model"),
+            "built-in default": ("routing",),
+        }.get(choice.source, ("tasks", task.id))
+        line, col = workflow.position(path)
+        problem = unknown_model_problem(prices, choice.model, str(workflow.path), line, col)
+        if choice.source == "agent" and agent is not None:
+            problem = Problem(
+                problem.file,
+                f"{problem.message} (from agent {agent.name!r}, {agent.path})",
+                line,
+                col,
+                problem.hint,
+            )
+        if problem not in problems:
+            problems.append(problem)
+    return choices, problems

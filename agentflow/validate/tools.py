@@ -15,7 +15,7 @@ from pathlib import Path
 
 import networkx as nx
 
-from agentflow.errors import Problem, Severity
+from agentflow.errors import Problem
 from agentflow.routing.assign import AgentPick
 from agentflow.routing.tools import (
     KNOWN_TOOLS,
@@ -27,33 +27,31 @@ from agentflow.routing.tools import (
 )
 from agentflow.spec.agents import Agent, AgentCatalog
 from agentflow.spec.workflow import TaskSpec, Workflow
+from agentflow.validate.common import at as _at
 
 _OFFERED = f"agentflow offers {', '.join(KNOWN_TOOLS)}; Claude Code's Task is ask_agent"
-
-
-def _at(
-    workflow: Workflow,
-    path: tuple,
-    message: str,
-    hint: str | None = None,
-    severity: Severity = "error",
-) -> Problem:
-    line, col = workflow.position(path)
-    return Problem(str(workflow.path), message, line, col, hint, severity)
 
 
 def _names(names: Iterable[str]) -> str:
     return ", ".join(names)
 
 
-def check_tools(
-    workflow: Workflow, catalog: AgentCatalog, picks: Mapping[str, AgentPick]
-) -> list[Problem]:
-    """`picks` are the agents the tasks run with (assign_agents; empty without agents)."""
-    agents = {tid: pick.agent for tid, pick in picks.items()}
-    selections = {
-        tid: select_tools(workflow, task, agents.get(tid)) for tid, task in workflow.tasks.items()
+def select_all_tools(
+    workflow: Workflow, picks: Mapping[str, AgentPick]
+) -> dict[str, ToolSelection]:
+    """Each task's tools (`picks`: the agents the tasks run with, from assign_agents)."""
+    return {
+        tid: select_tools(workflow, task, picks[tid].agent) for tid, task in workflow.tasks.items()
     }
+
+
+def check_tools(
+    workflow: Workflow,
+    catalog: AgentCatalog,
+    picks: Mapping[str, AgentPick],
+    selections: Mapping[str, ToolSelection],
+) -> list[Problem]:
+    agents = {tid: pick.agent for tid, pick in picks.items()}
     return [
         *_check_workspace(workflow),
         *_ignored_tools(workflow, selections, agents),

@@ -1,0 +1,87 @@
+"""What every part of a run shares: the plan, the provider, the prices, the options, and the
+run's services (budget ledger, limiter, response cache, task progress, what tasks share).
+
+One frozen object, handed to each part instead of long constructors; the services inside
+it keep their own state.
+"""
+
+from __future__ import annotations
+
+import random
+from collections.abc import Mapping
+from dataclasses import dataclass
+
+from agentflow.engine.cache import ResponseCache
+from agentflow.engine.collaboration import Collaboration
+from agentflow.engine.ledger import ZERO, BudgetLedger, Cost
+from agentflow.engine.limiter import AdaptiveLimiter
+from agentflow.engine.progress import Progress
+from agentflow.engine.results import PriorOutput
+from agentflow.engine.scheduler import ScheduleMode
+from agentflow.plan.model import Plan
+from agentflow.prices import PriceTable
+from agentflow.providers.base import ModelRequest, Provider
+from agentflow.tokens import conversation_tokens, estimate_request_tokens, fewer_tokens_than
+
+
+@dataclass(frozen=True)
+class RunOptions:
+    """How to run a plan (the `run` command's flags; None: the plan's or the task's own)."""
+
+    concurrency: int | None = None  # tasks in flight at most; None: the workflow's
+    schedule: ScheduleMode = "dynamic"
+    fail_fast: bool = False
+    timeout: float | None = None  # overrides every task's
+    retries: int | None = None  # overrides every task's
+    retry_base_delay: float = 1.0
+    seed: int | None = None  # for backoff jitter; None = random
+    prompt_cache: bool = True
+    exact_count: bool = False  # ask the provider to count input tokens before reserving
+
+
+@dataclass(frozen=True)
+class RunContext:
+    plan: Plan
+    provider: Provider
+    prices: PriceTable
+    options: RunOptions
+    ledger: BudgetLedger
+    limiter: AdaptiveLimiter
+    progress: Progress
+    collab: Collaboration
+    rng: random.Random
+    cache: ResponseCache | None = None
+    prior: Mapping[str, PriorOutput] | None = None  # an earlier run's outputs, for --resume
+
+    def attempts(self, task_id: str) -> int:
+        """Attempts per model (and per turn) of a task: 1 + retries."""
+        retries = self.options.retries
+        return (retries + 1) if retries is not None else self.plan.tasks[task_id].attempts
+
+    def timeout(self, task_id: str) -> float:
+        return self.options.timeout or self.plan.tasks[task_id].timeout
+
+    def worst_attempt(
+        self, request: ModelRequest, input_tokens: int | None = None, models: tuple[str, ...] = ()
+    ) -> Cost:
+        """One attempt's worst case; with `models` (an escalate chain), one attempt on each.
+        With no cap there is nothing to reserve, and nothing is counted."""
+        if not self.ledger.limited:
+            return ZERO
+        tokens_in = input_tokens
+        if tokens_in is None:
+            tokens_in = estimate_request_tokens(request.system, [request.prompt])
+            if request.history or request.tools:
+                tokens_in += conversation_tokens(request.history, request.tools)
+        usd = 0.0
+        for model in models or (request.model,):
+            usd += tokens_in * self.prices.worst_input_rate(model)
+            usd += request.max_tokens * self.prices.price(model).output / 1_000_000
+        return Cost(usd, (tokens_in + request.max_tokens) * max(1, len(models)))
+
+    def worth_caching(self, model: str, system: str) -> bool:
+        """A breakpoint after the system prompt pays once it reaches the model's minimum
+        cacheable length: shorter prefixes are never cached by the API."""
+        if not self.options.prompt_cache or not system:
+            return False
+        return not fewer_tokens_than(system, self.prices.price(model).min_cache_tokens)

@@ -1,0 +1,63 @@
+"""The shape of a run: waves, how long the rest of the run is from each task, the critical
+path. Each task's weight is its estimated duration (plan.build)."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+
+import networkx as nx
+
+from agentflow.spec.workflow import Workflow
+
+
+def ordering_graph(workflow: Workflow) -> nx.DiGraph:
+    """The needs graph plus an edge from each task that may set a key to each task that
+    waits for it: a waiter starts after a setter, so waves, the critical path and the
+    priorities must say so. The needs graph itself when no task waits (the common, large
+    case)."""
+    graph = workflow.graph
+    waiters = [t for t in workflow.tasks.values() if t.waits_for]
+    if not waiters:
+        return graph
+    ordered = graph.copy()
+    for waiter in waiters:
+        after = nx.descendants(graph, waiter.id) | {waiter.id}
+        for key in waiter.waits_for:
+            ordered.add_edges_from(
+                (setter.id, waiter.id)
+                for setter in workflow.tasks.values()
+                if key in setter.sets and setter.id not in after
+            )
+    # validate refuses cycles of waits; should one slip through, order by needs alone.
+    return ordered if nx.is_directed_acyclic_graph(ordered) else graph
+
+
+def waves(graph: nx.DiGraph, file_order: Mapping[str, int]) -> tuple[tuple[str, ...], ...]:
+    """Topological generations, each in file order."""
+    return tuple(
+        tuple(sorted(g, key=file_order.__getitem__)) for g in nx.topological_generations(graph)
+    )
+
+
+def remaining_seconds(
+    graph: nx.DiGraph, waves: tuple[tuple[str, ...], ...], seconds: Mapping[str, float]
+) -> dict[str, float]:
+    """For each task, the longest chain of durations from it to the end, itself included."""
+    remaining: dict[str, float] = {}
+    for wave in reversed(waves):
+        for tid in wave:
+            after = max((remaining[s] for s in graph.successors(tid)), default=0.0)
+            remaining[tid] = seconds[tid] + after
+    return remaining
+
+
+def critical_path(graph: nx.DiGraph, remaining: Mapping[str, float]) -> tuple[str, ...]:
+    roots = [t for t in remaining if graph.in_degree(t) == 0]
+    if not roots:
+        return ()
+    path = [max(roots, key=lambda t: remaining[t])]
+    while True:
+        successors = list(graph.successors(path[-1]))
+        if not successors:
+            return tuple(path)
+        path.append(max(successors, key=lambda t: remaining[t]))
