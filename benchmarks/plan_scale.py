@@ -44,7 +44,7 @@ def generate(tasks: int, seed: int = 1) -> str:
 
 
 def stage_times(path: Path) -> dict[str, float]:
-    from agentflow.plan import build_plan
+    from agentflow.plan.build import build_plan
     from agentflow.prices import load_prices
     from agentflow.render.plan_view import plan_to_json
     from agentflow.validate.workflow import validate_workflow
@@ -56,7 +56,7 @@ def stage_times(path: Path) -> dict[str, float]:
     times["validate (read, YAML, schema, references, cycles)"] = time.perf_counter() - start
     assert validated.ok, validated.problems[:3]
     start = time.perf_counter()
-    plan = build_plan(validated.workflow, validated.agents, prices, {})
+    plan = build_plan(validated, prices, inputs={})
     times["plan (waves, tokens, costs, critical path)"] = time.perf_counter() - start
     start = time.perf_counter()
     plan_to_json(plan)

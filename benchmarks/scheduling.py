@@ -39,14 +39,15 @@ from typing import Any
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 import benchmarks.dags as dags  # noqa: E402
+from agentflow.engine.context import RunOptions  # noqa: E402
 from agentflow.engine.results import RunResult  # noqa: E402
-from agentflow.engine.run import RunOptions, execute  # noqa: E402
+from agentflow.engine.run import execute  # noqa: E402
 from agentflow.engine.scheduler import ScheduleMode  # noqa: E402
-from agentflow.plan import Plan, build_plan  # noqa: E402
+from agentflow.plan.build import build_plan  # noqa: E402
+from agentflow.plan.model import Plan  # noqa: E402
 from agentflow.prices import PriceTable, Usage, load_prices  # noqa: E402
 from agentflow.providers.base import ModelRequest, ModelResponse, Provider  # noqa: E402
 from agentflow.providers.simulate import SimulateProvider  # noqa: E402
-from agentflow.spec.agents import AgentCatalog  # noqa: E402
 from agentflow.store.run_folder import RunFolder  # noqa: E402
 from agentflow.validate.workflow import validate_workflow  # noqa: E402
 
@@ -76,7 +77,6 @@ QUICK = Config(30, 4, 10, overhead_tasks=300, memory_tasks=1_000, latency_scale=
 @dataclass(frozen=True)
 class Prepared:
     plan: Plan
-    catalog: AgentCatalog
     prices: PriceTable
     validate_s: float
     plan_s: float
@@ -93,8 +93,8 @@ def prepare(dag: dags.Dag, folder: Path) -> Prepared:
     if not validated.ok or validated.workflow is None or validated.agents is None:
         sys.exit(f"{dag.name}: invalid workflow: {validated.problems[:3]}")
     start = time.perf_counter()
-    plan = build_plan(validated.workflow, validated.agents, prices, {})
-    return Prepared(plan, validated.agents, prices, validate_s, time.perf_counter() - start)
+    plan = build_plan(validated, prices, inputs={}, estimate=False)
+    return Prepared(plan, prices, validate_s, time.perf_counter() - start)
 
 
 def run(
@@ -107,18 +107,18 @@ def run(
 
     async def go() -> tuple[RunResult, float]:
         provider = provider_factory()
-        run_id = f"{prepared.plan.workflow.name}-{options.schedule}-{next(RUN_NUMBERS)}"
+        run_id = f"{prepared.plan.name}-{options.schedule}-{next(RUN_NUMBERS)}"
         folder = RunFolder(record_root, run_id) if record_root is not None else None
         try:
+            await provider.warm_up()  # as the engine does before the first request
             start = time.perf_counter()
             result = await execute(
                 prepared.plan,
-                prepared.catalog,
-                provider,
-                prepared.prices,
-                options,
+                provider=provider,
+                prices=prepared.prices,
+                options=options,
                 run_id=run_id,
-                run_dir=folder.path if folder else None,
+                run_dir=folder.path if folder else Path(os.devnull),
                 recorder=folder,  # type: ignore[arg-type]  # a Recorder by duck typing
             )
             return result, time.perf_counter() - start
@@ -128,7 +128,7 @@ def run(
     result, wall = asyncio.run(go())
     if result.status != "succeeded":
         bad = [f"{t.id}: {t.error}" for t in result.tasks.values() if t.status != "succeeded"]
-        print(f"  !! {prepared.plan.workflow.name} run {result.status}: {bad[:3]}")
+        print(f"  !! {prepared.plan.name} run {result.status}: {bad[:3]}")
     return result, wall
 
 
@@ -139,6 +139,12 @@ class SleepProvider:
 
     def __init__(self, latency: dict[str, float]) -> None:
         self.latency = latency
+
+    async def warm_up(self) -> None:
+        return None
+
+    async def count_tokens(self, request: ModelRequest) -> int:
+        raise NotImplementedError
 
     async def complete(self, request: ModelRequest) -> ModelResponse:
         await asyncio.sleep(self.latency[request.task_id])

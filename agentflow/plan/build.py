@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Mapping
-from dataclasses import replace
+from dataclasses import dataclass, replace
 
 from agentflow.errors import AgentflowError, ExitCode, Problem
 from agentflow.plan import graph as dag
@@ -19,9 +19,10 @@ from agentflow.plan.estimate import EXPECTED_OUTPUT_FRACTION, estimate_plan
 from agentflow.plan.model import Plan, PlannedTask
 from agentflow.prices import PriceTable
 from agentflow.routing.adaptive import LearnedStart
+from agentflow.routing.choose import ModelChoice
 from agentflow.routing.tools import max_turns, subscriptions
 from agentflow.spec.templates import parse_template
-from agentflow.spec.workflow import BudgetCap, TaskSpec, Workflow
+from agentflow.spec.workflow import BudgetCap, Settings, TaskSpec, Workflow
 from agentflow.validate.workflow import ValidatedWorkflow
 
 BASE_LATENCY_SECONDS = 1.5
@@ -80,17 +81,20 @@ def build_plan(
     ordering = dag.ordering_graph(workflow)
     file_order = {tid: i for i, tid in enumerate(workflow.tasks)}
     waves = dag.waves(ordering, file_order)
-    wave_of = {tid: i for i, ids in enumerate(waves) for tid in ids}
-    drafts = {
-        tid: _task(workflow, validated, prices, tid, file_order[tid], (learned or {}).get(tid))
-        for ids in waves
-        for tid in ids
+    routes = {
+        tid: _route(workflow, validated, prices, tid, (learned or {}).get(tid))
+        for tid in file_order
     }
-    remaining = dag.remaining_seconds(
-        ordering, waves, {t: d.est_seconds for t, d in drafts.items()}
-    )
+    settings = {tid: workflow.effective(task) for tid, task in workflow.tasks.items()}
+    seconds = {
+        tid: _seconds(prices, routes[tid].model, settings[tid].max_tokens or 0)
+        for tid in file_order
+    }
+    remaining = dag.remaining_seconds(ordering, waves, seconds)
     critical = dag.critical_path(ordering, remaining)
     keys, topics = _names_read(workflow)
+    timing = {tid: (tid, file_order[tid], wave, seconds[tid], remaining[tid])
+              for wave, ids in enumerate(waves) for tid in ids}  # fmt: skip
     plan = Plan(
         name=workflow.name,
         file=workflow.path,
@@ -100,8 +104,8 @@ def build_plan(
         critical_path=critical,
         critical_path_seconds=remaining[critical[0]] if critical else 0.0,
         tasks={
-            tid: replace(d, wave=wave_of[tid], remaining_seconds=remaining[tid])
-            for tid, d in drafts.items()
+            tid: _task(workflow, validated, routes[tid], settings[tid], when)
+            for tid, when in timing.items()
         },
         agents=catalog.agents,
         budget=budget or workflow.budget,
@@ -115,30 +119,61 @@ def build_plan(
     return replace(plan, estimate=estimate_plan(plan, prices)) if estimate else plan
 
 
-def _task(
+@dataclass(frozen=True)
+class _Route:
+    """A task's model choice, with the model ids resolved."""
+
+    choice: ModelChoice
+    model: str  # the model it starts on
+    escalate: tuple[str, ...]
+    classifier: str | None  # routing.classifier's model, when it picks this task's tier
+
+
+def _route(
     workflow: Workflow,
     validated: ValidatedWorkflow,
     prices: PriceTable,
     tid: str,
-    position: int,
     learned: LearnedStart | None,
-) -> PlannedTask:
-    task = workflow.tasks[tid]
-    settings = workflow.effective(task)
-    pick, selection = validated.picks[tid], validated.tools[tid]
-    agent = pick.agent
+) -> _Route:
+    """The task's model choice, moved up its chain by what adaptive routing learned."""
     choice = validated.models[tid]
     if learned is not None:
         choice = choice.starting_at(learned.start, learned.why)
-    model = prices.resolve(choice.model)
-    max_out = settings.max_tokens or 0
-    speed = TOKENS_PER_SECOND.get(prices.price(model).tier, 80.0)
-    keys, topics = subscriptions(task)
     classifier = workflow.routing.classifier if choice.tier is not None else None
+    return _Route(
+        choice,
+        prices.resolve(choice.model),
+        tuple(prices.resolve(m) for m in choice.chain),
+        prices.resolve(classifier) if classifier else None,
+    )
+
+
+def _seconds(prices: PriceTable, model: str, max_out: int) -> float:
+    """A task's expected duration: a fixed latency, then its expected output at the
+    typical speed of its model's tier."""
+    speed = TOKENS_PER_SECOND.get(prices.price(model).tier, 80.0)
+    return BASE_LATENCY_SECONDS + math.ceil(max_out * EXPECTED_OUTPUT_FRACTION) / speed
+
+
+def _task(
+    workflow: Workflow,
+    validated: ValidatedWorkflow,
+    route: _Route,
+    settings: Settings,
+    when: tuple[str, int, int, float, float],
+) -> PlannedTask:
+    """`when`: the task's id, its place in the file, its wave, its expected duration and
+    the longest path from it to the end."""
+    tid, position, wave, seconds, remaining = when
+    task = workflow.tasks[tid]
+    pick, selection = validated.picks[tid], validated.tools[tid]
+    agent = pick.agent
+    keys, topics = subscriptions(task)
     return PlannedTask(
         id=tid,
         position=position,
-        wave=0,  # set by build_plan, with the waves
+        wave=wave,
         needs=task.needs,
         prompt=task.prompt,
         output_schema=task.output_schema,
@@ -149,12 +184,12 @@ def _task(
         agent_score=pick.score,
         agent_matched=pick.matched,
         agent_weak=pick.weak,
-        model=model,
-        model_reason=choice.reason,
-        tier=choice.tier.tier if choice.tier else None,
-        escalate=tuple(prices.resolve(m) for m in choice.chain),
-        classifier=prices.resolve(classifier) if classifier else None,
-        max_tokens=max_out,
+        model=route.model,
+        model_reason=route.choice.reason,
+        tier=route.choice.tier.tier if route.choice.tier else None,
+        escalate=route.escalate,
+        classifier=route.classifier,
+        max_tokens=settings.max_tokens or 0,
         timeout=settings.timeout or 0.0,
         attempts=1 + (settings.retries or 0),
         tools=selection.tools,
@@ -164,7 +199,8 @@ def _task(
         sets=task.sets,
         subscribed_keys=keys,
         subscribed_topics=topics,
-        est_seconds=BASE_LATENCY_SECONDS + math.ceil(max_out * EXPECTED_OUTPUT_FRACTION) / speed,
+        est_seconds=seconds,
+        remaining_seconds=remaining,
     )
 
 

@@ -254,36 +254,61 @@ def minimal_instance(schema: Any, label: str = "", root: Any = None, depth: int 
     root = schema if root is None else root
     if not isinstance(schema, Mapping) or depth > 32:
         return None if schema is False else {}
-    if isinstance(schema.get("$ref"), str) and schema["$ref"].startswith("#"):
-        return minimal_instance(_resolve(root, schema["$ref"]), label, root, depth + 1)
+    fixed = _given_value(schema)
+    if fixed is not _NONE:
+        return fixed
+    combined = _combined(schema, root)
+    if combined is not None:
+        return minimal_instance(combined, label, root, depth + 1)
+    return _of_kind(_kind(schema), schema, label, root, depth)
+
+
+_NONE = object()
+
+
+def _given_value(schema: Mapping[str, Any]) -> Any:
+    """The value a schema names itself (const, the first enum or example), else _NONE."""
     if "const" in schema:
         return schema["const"]
     if schema.get("enum"):
         return schema["enum"][0]
     if isinstance(schema.get("examples"), list) and schema["examples"]:
         return schema["examples"][0]
+    return _NONE
+
+
+def _combined(schema: Mapping[str, Any], root: Any) -> Mapping[str, Any] | None:
+    """The schema to follow instead for a local $ref, anyOf/oneOf (the first branch) or
+    allOf (the parts merged); None for a plain schema."""
+    if isinstance(schema.get("$ref"), str) and schema["$ref"].startswith("#"):
+        return _resolve(root, schema["$ref"])
     for key in ("anyOf", "oneOf"):
         if schema.get(key):
-            return minimal_instance(schema[key][0], label, root, depth + 1)
-    if schema.get("allOf"):
-        merged: dict[str, Any] = {k: v for k, v in schema.items() if k != "allOf"}
-        for part in schema["allOf"]:
-            if isinstance(part, Mapping) and isinstance(part.get("$ref"), str):
-                part = _resolve(root, part["$ref"])
-            properties = {**merged.get("properties", {}), **part.get("properties", {})}
-            required = [*merged.get("required", []), *part.get("required", [])]
-            merged = {**merged, **part, "properties": properties, "required": required}
-        return minimal_instance(merged, label, root, depth + 1)
+            return schema[key][0]
+    if not schema.get("allOf"):
+        return None
+    merged: dict[str, Any] = {k: v for k, v in schema.items() if k != "allOf"}
+    for part in schema["allOf"]:
+        if isinstance(part, Mapping) and isinstance(part.get("$ref"), str):
+            part = _resolve(root, part["$ref"])
+        properties = {**merged.get("properties", {}), **part.get("properties", {})}
+        required = [*merged.get("required", []), *part.get("required", [])]
+        merged = {**merged, **part, "properties": properties, "required": required}
+    return merged
 
+
+def _kind(schema: Mapping[str, Any]) -> str:
     kind = schema.get("type")
     if isinstance(kind, list):
-        kind = next((k for k in kind if k != "null"), "null")
-    if kind is None:
-        if "properties" in schema or "required" in schema:
-            kind = "object"
-        else:
-            kind = "array" if "items" in schema else "string"
+        return next((k for k in kind if k != "null"), "null")
+    if kind is not None:
+        return str(kind)
+    if "properties" in schema or "required" in schema:
+        return "object"
+    return "array" if "items" in schema else "string"
 
+
+def _of_kind(kind: str, schema: Mapping[str, Any], label: str, root: Any, depth: int) -> Any:
     if kind == "object":
         properties = schema.get("properties", {})
         names = list(dict.fromkeys([*schema.get("required", []), *properties]))
@@ -302,9 +327,7 @@ def minimal_instance(schema: Any, label: str = "", root: Any = None, depth: int 
         return text[: schema["maxLength"]] if "maxLength" in schema else text
     if kind in ("integer", "number"):
         return _number(schema, integer=kind == "integer")
-    if kind == "boolean":
-        return True
-    return None
+    return True if kind == "boolean" else None
 
 
 def _resolve(root: Any, ref: str) -> Any:

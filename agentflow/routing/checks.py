@@ -56,6 +56,10 @@ def answer_problem(
         return "the answer is empty"
     if checks is None:
         return None
+    return _text_problem(text, checks) or _json_problem(text, document, checks)
+
+
+def _text_problem(text: str, checks: Checks) -> str | None:
     for needle in checks.contains:
         if needle not in text:
             return f"check failed: the answer does not contain {needle!r}"
@@ -66,18 +70,22 @@ def answer_problem(
         return f"check failed: the answer does not match /{checks.regex}/"
     if checks.max_chars is not None and len(text) > checks.max_chars:
         return f"check failed: the answer has {len(text):,} characters (max {checks.max_chars:,})"
-    if checks.json_paths:
-        parsed = _json_of(text, document)
-        if parsed is _MISSING:
-            return "check failed: json_path needs a JSON answer"
-        for check in checks.json_paths:
-            found = _lookup(parsed, check.path)
-            if found is _MISSING:
-                return f"check failed: no {'.'.join(check.path)} in the answer"
-            if found != check.equals:
-                return (
-                    f"check failed: {'.'.join(check.path)} is {found!r}, expected {check.equals!r}"
-                )
+    return None
+
+
+def _json_problem(text: str, document: Any, checks: Checks) -> str | None:
+    if not checks.json_paths:
+        return None
+    parsed = _json_of(text, document)
+    if parsed is _MISSING:
+        return "check failed: json_path needs a JSON answer"
+    for check in checks.json_paths:
+        found = _lookup(parsed, check.path)
+        where = ".".join(check.path)
+        if found is _MISSING:
+            return f"check failed: no {where} in the answer"
+        if found != check.equals:
+            return f"check failed: {where} is {found!r}, expected {check.equals!r}"
     return None
 
 

@@ -208,8 +208,16 @@ def _heads_line(lowered: str, start: int) -> bool:
 def _scan(text: str) -> tuple[list[tuple[str, float]], int]:
     """Kind-of-work signals and the number of constraints. Per kind, the strongest label
     counts fully and the others a third (several simple verbs are still simple work)."""
-    lowered = text.lower()
-    best: dict[str, tuple[str, float, str]] = {}  # label -> (kind, weight, shown label)
+    best, constraints = _strongest(text.lower())
+    if len({kind for kind, _, _ in best.values()}) == len(best):  # one label per kind
+        return [(shown, weight) for _, weight, shown in best.values()], constraints
+    return _per_kind(best), constraints
+
+
+def _strongest(lowered: str) -> tuple[dict[str, tuple[str, float, str]], int]:
+    """Each label's strongest signal (label -> (kind, weight, shown label)), and the
+    number of constraints."""
+    best: dict[str, tuple[str, float, str]] = {}
     constraints, negated_to = 0, -1
     for kind, label, start, end in _matches(lowered):
         if start < negated_to or (lowered.startswith(":", end) and _heads_line(lowered, start)):
@@ -223,19 +231,28 @@ def _scan(text: str) -> tuple[list[tuple[str, float]], int]:
             continue
         if label == "yes/no question" and lowered.count("?") > 1:
             continue  # one yes/no question wants a yes or no; several open a discussion
-        opens = False
-        if kind in "cnst":  # does the word open its sentence, or the clause after a negation?
-            opens = _opens(lowered, start, negated_to)
-        if kind in _ANYWHERE:
-            # "produce a threat model": a hard topic that is the object of the work is work
-            weight, shown = _BASE["c" if opens else kind], label
-        else:
-            weight = _BASE[kind] if opens else _BASE[kind] * _MENTION
-            shown = label if opens else f"mentions {label}"
+        # Only kinds c, n, s and t care whether the word opens its sentence (or the clause
+        # after a negation); finding out costs, so the others are not asked.
+        opens = kind in "cnst" and _opens(lowered, start, negated_to)
+        weight, shown = _signal(kind, label, opens)
         if label not in best or abs(weight) > abs(best[label][1]):
             best[label] = (kind, weight, shown)
-    if len({kind for kind, _, _ in best.values()}) == len(best):  # one label per kind
-        return [(shown, weight) for _, weight, shown in best.values()], constraints
+    return best, constraints
+
+
+def _signal(kind: str, label: str, opens: bool) -> tuple[float, str]:
+    """A match's weight and how it is shown."""
+    if kind in _ANYWHERE:
+        # "produce a threat model": a hard topic that is the object of the work is work
+        return _BASE["c" if opens else kind], label
+    if opens:
+        return _BASE[kind], label
+    return _BASE[kind] * _MENTION, f"mentions {label}"
+
+
+def _per_kind(best: dict[str, tuple[str, float, str]]) -> list[tuple[str, float]]:
+    """Several labels of one kind: the strongest counts fully, the others a third, up to
+    the kind's cap."""
     by_kind: dict[str, list[tuple[float, str]]] = {}
     for kind, weight, shown in best.values():
         by_kind.setdefault(kind, []).append((weight, shown))
@@ -250,7 +267,7 @@ def _scan(text: str) -> tuple[list[tuple[str, float]], int]:
             if part:
                 out.append((shown, part))
                 total += part
-    return out, constraints
+    return out
 
 
 # (threshold, weight), descending: the first threshold a value reaches gives its weight.

@@ -214,41 +214,8 @@ class ReadTool(_FileTool):
         if (offset is not None and offset < 0) or (limit is not None and limit < 1):
             raise ToolError("field `offset` must be 1 or more, `limit` 1 or more")
         offset = offset or 1  # models often send 0 meaning "from the start"
-        limit = limit or MAX_LINES
-        path = self.workspace.resolve(file_path)
-        if path.is_dir():
-            raise ToolError(f"{file_path} is a directory, not a file; use Glob to list its files")
-        if not path.exists():
-            raise ToolError(f"file not found: {file_path} (workspace: {self.workspace.root})")
-        if not path.is_file():
-            raise ToolError(f"not a regular file: {file_path}")
-        shown: list[str] = []
-        used, total, last, full = 0, 0, 0, False
-        with path.open("rb") as handle:
-            if _is_binary(handle.read(BINARY_SNIFF_BYTES)):
-                raise ToolError(f"binary file: {file_path}; Read shows text files only")
-            handle.seek(0)
-            continued = False  # the previous chunk ended mid-line
-            # readline with a cap: a file without newlines must not be read whole at once
-            for raw in iter(lambda: handle.readline(1 << 20), b""):
-                if continued:
-                    continued = not raw.endswith(b"\n")
-                    continue
-                continued = not raw.endswith(b"\n")
-                total += 1
-                if total < offset or total >= offset + limit or full:
-                    continue
-                text = raw.decode("utf-8", "replace").rstrip("\r\n")
-                if len(text) > MAX_LINE_CHARS:
-                    text = text[:MAX_LINE_CHARS] + " [line cut]"
-                entry = f"{total:>6}\t{text}"
-                size = len(entry.encode()) + 1
-                if used + size > MAX_BYTES:
-                    full = True
-                    continue
-                shown.append(entry)
-                used += size
-                last = total
+        path = self._text_file(file_path)
+        shown, total, last = _numbered_lines(path, offset, limit or MAX_LINES)
         if total == 0:
             return f"(empty file: {file_path})"
         if offset > total:
@@ -256,6 +223,51 @@ class ReadTool(_FileTool):
         if last < total:
             shown.append(f"[cut: showing lines {offset}-{last} of {total}; use offset/limit]")
         return "\n".join(shown)
+
+    def _text_file(self, file_path: str) -> Path:
+        path = self.workspace.resolve(file_path)
+        if path.is_dir():
+            raise ToolError(f"{file_path} is a directory, not a file; use Glob to list its files")
+        if not path.exists():
+            raise ToolError(f"file not found: {file_path} (workspace: {self.workspace.root})")
+        if not path.is_file():
+            raise ToolError(f"not a regular file: {file_path}")
+        with path.open("rb") as handle:
+            if _is_binary(handle.read(BINARY_SNIFF_BYTES)):
+                raise ToolError(f"binary file: {file_path}; Read shows text files only")
+        return path
+
+
+def _numbered_lines(path: Path, offset: int, limit: int) -> tuple[list[str], int, int]:
+    """Lines offset..offset+limit-1 as `cat -n` shows them, within MAX_BYTES; with the
+    file's line count and the last line shown."""
+    shown: list[str] = []
+    used, total, last, full = 0, 0, 0, False
+    with path.open("rb") as handle:
+        continued = False  # the previous chunk ended mid-line
+        # readline with a cap: a file without newlines must not be read whole at once
+        for raw in iter(lambda: handle.readline(1 << 20), b""):
+            if continued:
+                continued = not raw.endswith(b"\n")
+                continue
+            continued = not raw.endswith(b"\n")
+            total += 1
+            if total < offset or total >= offset + limit or full:
+                continue
+            entry = f"{total:>6}\t{_shown_line(raw)}"
+            size = len(entry.encode()) + 1
+            if used + size > MAX_BYTES:
+                full = True
+                continue
+            shown.append(entry)
+            used += size
+            last = total
+    return shown, total, last
+
+
+def _shown_line(raw: bytes) -> str:
+    text = raw.decode("utf-8", "replace").rstrip("\r\n")
+    return text[:MAX_LINE_CHARS] + " [line cut]" if len(text) > MAX_LINE_CHARS else text
 
 
 class GlobTool(_FileTool):
