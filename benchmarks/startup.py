@@ -168,7 +168,11 @@ def ratio(top: list[float], bottom: list[float], target: float) -> str:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--repeats", type=int, default=5, help="runs of each command")
-    repeats = max(1, parser.parse_args().repeats)
+    parser.add_argument(
+        "--only", choices=("help", "plan", "run"), help="one section: 1 help, 2 plan, 3 run"
+    )
+    args = parser.parse_args()
+    repeats, only = max(1, args.repeats), args.only
     load = ", ".join(f"{x:.2f}" for x in os.getloadavg()) if hasattr(os, "getloadavg") else "?"
     af = agentflow()
     print(f"# agentflow start-up ({COMMAND} --repeats {repeats})")
@@ -180,73 +184,86 @@ def main() -> None:
     with tempfile.TemporaryDirectory(prefix="startup-bench-") as tmp:
         env = {**base_env, "AGENTFLOW_HOME": str(Path(tmp) / "home")}
 
-        print("## 1. --help against importing typer and rich.console")
-        help_jobs: dict[str, Callable[[], float | None]] = {
-            "baseline": lambda: wall("baseline", [sys.executable, "-c", BASELINE], env),
-            "--help": lambda: wall("--help", [*af, "--help"], env),
-        }
-        samples = interleave(help_jobs, repeats)
-        print(f"{'':<40}{'median':>8}{'min':>8}")
-        for name, shown in (
-            ("baseline", f"python -c {BASELINE!r}"),
-            ("--help", "agentflow --help"),
-        ):
-            print(f"{shown:<40}{cell(samples[name])}{missing(repeats, runs=samples[name])}")
-        help_ratio = ratio(samples["--help"], samples["baseline"], TARGET_HELP)
-        print(f"ratio --help / baseline: {help_ratio}")
-
-        print("\n## 2. validate and plan (cwd: the repository, AGENTFLOW_HOME: a temp folder)")
-        workflows = sorted(p.relative_to(ROOT).as_posix() for p in ROOT.glob("workflows/*.yaml"))
-        jobs: dict[str, Callable[[], float | None]] = {}
-        for wf in workflows:
-            for verb in ("validate", "plan"):
-                label = f"{verb} {wf}"
-                jobs[label] = lambda c=[*af, verb, wf], label=label: wall(label, c, env)
-        samples = interleave(jobs, repeats)
-        print(f"{'':<34}{'validate':>16}  {'plan':>16}")
-        print(f"{'workflow':<34}{'median':>8}{'min':>8}  {'median':>8}{'min':>8}")
-        for wf in workflows:
-            checks, plans = samples[f"validate {wf}"], samples[f"plan {wf}"]
-            gaps = missing(repeats, validate=checks, plan=plans)
-            print(f"{wf:<34}{cell(checks)}  {cell(plans)}{gaps}")
-
-        print("\n## 3. Launch to first request (loopback Messages API server, default replies)")
-        with MessagesServer() as server:
-            api_env = {
-                **env,
-                "ANTHROPIC_BASE_URL": server.url,
-                "ANTHROPIC_API_KEY": API_KEY,
-                "AGENTFLOW_RETRY_BASE_DELAY": "0.01",
-            }
-            runs = iter(range(10**6))
-
-            def run_agentflow() -> tuple[float, float] | None:
-                fresh = {**api_env, "AGENTFLOW_HOME": str(Path(tmp) / f"run-{next(runs)}")}
-                command = [*af, "run", WORKFLOW, "--provider", "anthropic", "--no-cache", "--quiet"]
-                return launch("agentflow run", command, fresh, server)
-
-            contenders: dict[str, Callable[[], tuple[float, float] | None]] = {
-                "agentflow run": run_agentflow,
-                "six-line SDK script": lambda: launch(
-                    "six-line SDK script", script(SDK_SCRIPT, server.url), api_env, server
-                ),
-            }
-            if all(importlib.util.find_spec(m) for m in ("langgraph", "langchain_anthropic")):
-                contenders["LangGraph script"] = lambda: launch(
-                    "LangGraph script", script(LANGGRAPH_SCRIPT, server.url), api_env, server
-                )
-            else:
-                print("(LangGraph script skipped: langgraph or langchain_anthropic not installed)")
-            results = interleave(contenders, repeats)
-        print(f"{'':<22}{'first request':>16}  {'whole process':>16}")
-        print(f"{'contender':<22}{'median':>8}{'min':>8}  {'median':>8}{'min':>8}")
-        firsts = {name: [r[0] for r in rows] for name, rows in results.items()}
-        for name, rows in results.items():
-            whole = [r[1] for r in rows]
-            print(f"{name:<22}{cell(firsts[name])}  {cell(whole)}{missing(repeats, runs=whole)}")
-        first_ratio = ratio(firsts["agentflow run"], firsts["six-line SDK script"], TARGET_RUN)
-        print(f"ratio agentflow run / six-line SDK script, first request: {first_ratio}")
+        if only in (None, "help"):
+            help_section(af, env, repeats)
+        if only in (None, "plan"):
+            plan_section(af, env, repeats)
+        if only in (None, "run"):
+            run_section(af, env, repeats, tmp)
     print(f"rerun: {COMMAND}")
+
+
+def help_section(af: list[str], env: dict[str, str], repeats: int) -> None:
+    print("## 1. --help against importing typer and rich.console")
+    help_jobs: dict[str, Callable[[], float | None]] = {
+        "baseline": lambda: wall("baseline", [sys.executable, "-c", BASELINE], env),
+        "--help": lambda: wall("--help", [*af, "--help"], env),
+    }
+    samples = interleave(help_jobs, repeats)
+    print(f"{'':<40}{'median':>8}{'min':>8}")
+    for name, shown in (
+        ("baseline", f"python -c {BASELINE!r}"),
+        ("--help", "agentflow --help"),
+    ):
+        print(f"{shown:<40}{cell(samples[name])}{missing(repeats, runs=samples[name])}")
+    help_ratio = ratio(samples["--help"], samples["baseline"], TARGET_HELP)
+    print(f"ratio --help / baseline: {help_ratio}")
+
+
+def plan_section(af: list[str], env: dict[str, str], repeats: int) -> None:
+    print("\n## 2. validate and plan (cwd: the repository, AGENTFLOW_HOME: a temp folder)")
+    workflows = sorted(p.relative_to(ROOT).as_posix() for p in ROOT.glob("workflows/*.yaml"))
+    jobs: dict[str, Callable[[], float | None]] = {}
+    for wf in workflows:
+        for verb in ("validate", "plan"):
+            label = f"{verb} {wf}"
+            jobs[label] = lambda c=[*af, verb, wf], label=label: wall(label, c, env)
+    samples = interleave(jobs, repeats)
+    print(f"{'':<34}{'validate':>16}  {'plan':>16}")
+    print(f"{'workflow':<34}{'median':>8}{'min':>8}  {'median':>8}{'min':>8}")
+    for wf in workflows:
+        checks, plans = samples[f"validate {wf}"], samples[f"plan {wf}"]
+        gaps = missing(repeats, validate=checks, plan=plans)
+        print(f"{wf:<34}{cell(checks)}  {cell(plans)}{gaps}")
+
+
+def run_section(af: list[str], env: dict[str, str], repeats: int, tmp: str) -> None:
+    print("\n## 3. Launch to first request (loopback Messages API server, default replies)")
+    with MessagesServer() as server:
+        api_env = {
+            **env,
+            "ANTHROPIC_BASE_URL": server.url,
+            "ANTHROPIC_API_KEY": API_KEY,
+            "AGENTFLOW_RETRY_BASE_DELAY": "0.01",
+        }
+        runs = iter(range(10**6))
+
+        def run_agentflow() -> tuple[float, float] | None:
+            fresh = {**api_env, "AGENTFLOW_HOME": str(Path(tmp) / f"run-{next(runs)}")}
+            command = [*af, "run", WORKFLOW, "--provider", "anthropic", "--no-cache", "--quiet"]
+            return launch("agentflow run", command, fresh, server)
+
+        contenders: dict[str, Callable[[], tuple[float, float] | None]] = {
+            "agentflow run": run_agentflow,
+            "six-line SDK script": lambda: launch(
+                "six-line SDK script", script(SDK_SCRIPT, server.url), api_env, server
+            ),
+        }
+        if all(importlib.util.find_spec(m) for m in ("langgraph", "langchain_anthropic")):
+            contenders["LangGraph script"] = lambda: launch(
+                "LangGraph script", script(LANGGRAPH_SCRIPT, server.url), api_env, server
+            )
+        else:
+            print("(LangGraph script skipped: langgraph or langchain_anthropic not installed)")
+        results = interleave(contenders, repeats)
+    print(f"{'':<22}{'first request':>16}  {'whole process':>16}")
+    print(f"{'contender':<22}{'median':>8}{'min':>8}  {'median':>8}{'min':>8}")
+    firsts = {name: [r[0] for r in rows] for name, rows in results.items()}
+    for name, rows in results.items():
+        whole = [r[1] for r in rows]
+        print(f"{name:<22}{cell(firsts[name])}  {cell(whole)}{missing(repeats, runs=whole)}")
+    first_ratio = ratio(firsts["agentflow run"], firsts["six-line SDK script"], TARGET_RUN)
+    print(f"ratio agentflow run / six-line SDK script, first request: {first_ratio}")
 
 
 if __name__ == "__main__":

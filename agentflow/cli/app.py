@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import os
 import sys
-from typing import NoReturn
+from typing import Literal, NoReturn
 
 import typer
 
@@ -17,10 +17,21 @@ from agentflow.cli import agents, cache, history, workflow
 from agentflow.cli import run as run_command
 from agentflow.errors import AgentflowError, ExitCode
 
+
+def _markup_mode() -> Literal["rich"] | None:
+    """Rich help and error panels for a person at a terminal; click's plain text when the
+    output goes to a program (as every table does), which also spares loading rich's
+    Markdown support, most of a piped `--help`'s time."""
+    isatty = getattr(sys.stdout, "isatty", None)
+    terminal = bool(isatty and isatty()) and os.environ.get("TERM") != "dumb"
+    return "rich" if terminal else None
+
+
 app = typer.Typer(
     add_completion=False,
     no_args_is_help=True,
     pretty_exceptions_enable=False,
+    rich_markup_mode=_markup_mode(),
     help="Run teams of LLM agents from declarative YAML workflows.",
 )
 app.command()(workflow.validate)

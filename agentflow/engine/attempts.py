@@ -10,8 +10,6 @@ from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
-import jsonschema
-
 from agentflow.engine.context import RunContext
 from agentflow.engine.results import Attempt
 from agentflow.engine.retry import RetryPolicy
@@ -34,6 +32,8 @@ class Outcome:
 
 def parse_structured(text: str, schema: Mapping[str, Any]) -> Any:
     """The JSON document in `text`, valid against `schema`; ProviderError otherwise."""
+    import jsonschema  # only for tasks with an output_schema
+
     fenced = _FENCE.match(text)
     body = fenced.group(1) if fenced else text
     try:

@@ -5,12 +5,11 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 
-import networkx as nx
-
+from agentflow.spec.graph import TaskGraph
 from agentflow.spec.workflow import Workflow
 
 
-def ordering_graph(workflow: Workflow) -> nx.DiGraph:
+def ordering_graph(workflow: Workflow) -> TaskGraph:
     """The needs graph plus an edge from each task that may set a key to each task that
     waits for it: a waiter starts after a setter, so waves, the critical path and the
     priorities must say so. The needs graph itself when no task waits (the common, large
@@ -19,28 +18,29 @@ def ordering_graph(workflow: Workflow) -> nx.DiGraph:
     waiters = [t for t in workflow.tasks.values() if t.waits_for]
     if not waiters:
         return graph
-    ordered = graph.copy()
+    edges = []
     for waiter in waiters:
-        after = nx.descendants(graph, waiter.id) | {waiter.id}
+        after = graph.descendants(waiter.id) | {waiter.id}
         for key in waiter.waits_for:
-            ordered.add_edges_from(
+            edges += [
                 (setter.id, waiter.id)
                 for setter in workflow.tasks.values()
                 if key in setter.sets and setter.id not in after
-            )
+            ]
+    ordered = graph.with_edges(edges)
     # validate refuses cycles of waits; should one slip through, order by needs alone.
-    return ordered if nx.is_directed_acyclic_graph(ordered) else graph
+    return ordered if ordered.is_acyclic() else graph
 
 
-def waves(graph: nx.DiGraph, file_order: Mapping[str, int]) -> tuple[tuple[str, ...], ...]:
-    """Topological generations, each in file order."""
-    return tuple(
-        tuple(sorted(g, key=file_order.__getitem__)) for g in nx.topological_generations(graph)
-    )
+def waves(graph: TaskGraph, file_order: Mapping[str, int]) -> tuple[tuple[str, ...], ...]:
+    """Topological generations, each in file order (validation has refused cycles)."""
+    generations = graph.generations()
+    assert generations is not None, "the needs have a cycle: validate first"
+    return tuple(tuple(sorted(g, key=file_order.__getitem__)) for g in generations)
 
 
 def remaining_seconds(
-    graph: nx.DiGraph, waves: tuple[tuple[str, ...], ...], seconds: Mapping[str, float]
+    graph: TaskGraph, waves: tuple[tuple[str, ...], ...], seconds: Mapping[str, float]
 ) -> dict[str, float]:
     """For each task, the longest chain of durations from it to the end, itself included."""
     remaining: dict[str, float] = {}
@@ -51,7 +51,7 @@ def remaining_seconds(
     return remaining
 
 
-def critical_path(graph: nx.DiGraph, remaining: Mapping[str, float]) -> tuple[str, ...]:
+def critical_path(graph: TaskGraph, remaining: Mapping[str, float]) -> tuple[str, ...]:
     roots = [t for t in remaining if graph.in_degree(t) == 0]
     if not roots:
         return ()

@@ -13,6 +13,7 @@ from __future__ import annotations
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass
+from functools import lru_cache
 from typing import Any, Literal
 
 Tier = Literal["simple", "standard", "complex"]
@@ -119,7 +120,10 @@ x | negation | rather than\b | instead of\b
 """
 
 
-def _build_scanner() -> tuple[re.Pattern[str], dict[str, re.Pattern[str]], dict[str, Label]]:
+@lru_cache(maxsize=1)
+def _scanner() -> tuple[re.Pattern[str], dict[str, re.Pattern[str]], dict[str, Label]]:
+    """Built on first use (compiling it takes a few tens of milliseconds, which a workflow
+    without `model: auto` should not pay at start-up)."""
     # Python's re tries every branch of an alternation at every position: one flat pattern
     # with a named group per entry cost ~70 us a prompt. The finder branches on a word's
     # first then second letter, so a word costs a few character compares unless it really
@@ -142,8 +146,6 @@ def _build_scanner() -> tuple[re.Pattern[str], dict[str, re.Pattern[str]], dict[
     by_prefix = {prefix: re.compile("|".join(alts)) for prefix, alts in named.items()}
     return re.compile(rf"\b(?:{branches})"), by_prefix, groups
 
-
-_FIND_RE, _BY_PREFIX, _GROUPS = _build_scanner()
 # Work verbs (c, n, s) weigh fully when they open a sentence (the work asked) and less
 # when only mentioned: "format the design doc" is formatting, not design. Topics, answer
 # shape and tone (t, a, m, d) count wherever they appear.
@@ -172,11 +174,12 @@ def _matches(lowered: str) -> list[tuple[str, str, int, int]]:
     """(kind, label, start, end) of every table match in lowercased text, left to right;
     a match hides the words inside it ("security review" is not also a review)."""
     found = []
-    for m in _FIND_RE.finditer(lowered):
+    find, by_prefix, groups = _scanner()
+    for m in find.finditer(lowered):
         start = m.start()
-        which = _BY_PREFIX[lowered[start : start + 2]].match(lowered, start)
+        which = by_prefix[lowered[start : start + 2]].match(lowered, start)
         if which and which.lastgroup:  # always: the same alternatives in the same order
-            found.append((*_GROUPS[which.lastgroup], start, m.end()))
+            found.append((*groups[which.lastgroup], start, m.end()))
     return found
 
 

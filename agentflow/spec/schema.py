@@ -6,14 +6,16 @@ import json
 from collections.abc import Callable
 from functools import lru_cache
 from importlib import resources
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import fastjsonschema
-import jsonschema
-from jsonschema.exceptions import ValidationError, best_match
 
 from agentflow.errors import Problem
 from agentflow.spec.yamlpos import LoadedYaml
+
+if TYPE_CHECKING:  # jsonschema explains errors; a valid file never imports it
+    import jsonschema
+    from jsonschema.exceptions import ValidationError
 
 
 @lru_cache(maxsize=1)
@@ -41,6 +43,8 @@ def _inline_refs(node: Any, defs: dict[str, Any]) -> Any:
 
 @lru_cache(maxsize=1)
 def _validator() -> jsonschema.protocols.Validator:
+    import jsonschema
+
     schema = _inline_refs(workflow_schema(), workflow_schema().get("$defs", {}))
     cls = jsonschema.validators.validator_for(schema)
     return cls(schema)
@@ -79,6 +83,8 @@ def _is_property_name_error(error: ValidationError) -> bool:
 
 def _branch_message(error: ValidationError) -> str:
     """For oneOf/anyOf: the error of the branch whose type matched, else the allowed types."""
+    from jsonschema.exceptions import best_match
+
     same_type = [e for e in error.context if e.validator != "type"]
     if same_type:
         return best_match(same_type).message

@@ -7,8 +7,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-import networkx as nx
-
+from agentflow.spec.graph import TaskGraph
 from agentflow.spec.yamlpos import LoadedYaml, YamlPath
 
 DEFAULT_MODEL = "auto"
@@ -131,7 +130,7 @@ class Workflow:
     source: LoadedYaml = field(repr=False, compare=False)
     # Edges run from a task to the tasks that need it; unknown needs are left out. Built
     # once here because validation, planning and running all walk it.
-    graph: nx.DiGraph = field(repr=False, compare=False, default_factory=nx.DiGraph)
+    graph: TaskGraph = field(repr=False, compare=False, default_factory=lambda: TaskGraph(()))
     routing: Routing = field(default_factory=Routing)
     ask: AskSettings = field(default_factory=AskSettings)
 
@@ -262,10 +261,15 @@ def build_workflow(path: Path, loaded: LoadedYaml) -> Workflow:
             sets=tuple(raw.get("sets", ())),
             subscribe=tuple(raw.get("subscribe", ())),
         )
-    graph = nx.DiGraph()
-    graph.add_nodes_from(tasks)
-    for task in tasks.values():
-        graph.add_edges_from((n, task.id) for n in task.needs if n in tasks and n != task.id)
+    graph = TaskGraph(
+        tasks,
+        (
+            (n, task.id)
+            for task in tasks.values()
+            for n in task.needs
+            if n in tasks and n != task.id
+        ),
+    )
     agent_dirs, explicit = _agent_dirs(path, data.get("agents"))
     budget = data.get("budget") or {}
     return Workflow(

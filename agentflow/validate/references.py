@@ -2,11 +2,10 @@
 
 from __future__ import annotations
 
-import networkx as nx
-
 from agentflow.errors import Problem
 from agentflow.routing.assign import AUTO_AGENT
 from agentflow.spec.agents import AgentCatalog
+from agentflow.spec.graph import TaskGraph
 from agentflow.spec.templates import TemplateRef, parse_template
 from agentflow.spec.workflow import TaskSpec, Workflow
 from agentflow.validate.common import at, did_you_mean
@@ -39,9 +38,11 @@ def _unknown_agent(workflow: Workflow, path: tuple, name: str, catalog: AgentCat
 
 
 def check_graph(workflow: Workflow) -> list[Problem]:
-    graph = workflow.graph
-    if nx.is_directed_acyclic_graph(graph):
+    if workflow.graph.is_acyclic():
         return []
+    import networkx as nx  # only a broken workflow needs its cycles explained
+
+    graph = workflow.graph.to_networkx()
     problems = []
     for component in nx.strongly_connected_components(graph):
         if len(component) < 2:
@@ -88,7 +89,7 @@ def check_templates(workflow: Workflow) -> list[Problem]:
 
 
 def _ref_error(
-    workflow: Workflow, graph: nx.DiGraph, task: TaskSpec, ref: TemplateRef
+    workflow: Workflow, graph: TaskGraph, task: TaskSpec, ref: TemplateRef
 ) -> tuple[str | None, str | None]:
     if ref.kind in ("state", "messages"):
         return None, None  # filled in while the run goes: any key or topic may exist
@@ -112,11 +113,8 @@ def _ref_error(
     return None, None
 
 
-def _is_upstream(graph: nx.DiGraph, source: str, target: str) -> bool:
-    try:
-        return nx.has_path(graph, source, target)
-    except nx.NodeNotFound:
-        return False
+def _is_upstream(graph: TaskGraph, source: str, target: str) -> bool:
+    return graph.has_path(source, target)
 
 
 def _json_ref_error(source: TaskSpec, ref: TemplateRef) -> tuple[str | None, str | None]:

@@ -6,9 +6,6 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from jsonschema.exceptions import SchemaError
-from jsonschema.validators import validator_for
-
 from agentflow.errors import Problem
 from agentflow.prices import PriceTable, unknown_model_problem
 from agentflow.routing.assign import AUTO_AGENT, AgentPick
@@ -90,6 +87,9 @@ def _check_task(workflow: Workflow, tid: str, prices: PriceTable) -> list[Proble
 
 def _schema_problem(schema: Mapping[str, Any]) -> str | None:
     """An output_schema must itself be a valid JSON Schema, or every answer would fail."""
+    from jsonschema.exceptions import SchemaError
+    from jsonschema.validators import validator_for
+
     try:
         validator_for(schema).check_schema(schema)
     except SchemaError as exc:

@@ -13,8 +13,6 @@ import difflib
 from collections.abc import Iterable, Mapping
 from pathlib import Path
 
-import networkx as nx
-
 from agentflow.errors import Problem
 from agentflow.routing.assign import AgentPick
 from agentflow.routing.tools import (
@@ -26,6 +24,7 @@ from agentflow.routing.tools import (
     split_tools,
 )
 from agentflow.spec.agents import Agent, AgentCatalog
+from agentflow.spec.graph import TaskGraph
 from agentflow.spec.workflow import TaskSpec, Workflow
 from agentflow.validate.common import at as _at
 
@@ -200,7 +199,7 @@ def _check_waits(workflow: Workflow, selections: Mapping[str, ToolSelection]) ->
     declares `sets: [KEY]`, has set_state, is not the waiter or downstream of it, and does
     not itself wait (through needs and waits) on the waiter or on another deadlock."""
     waiters = [task for task in workflow.tasks.values() if task.waits_for]
-    if not waiters or not nx.is_directed_acyclic_graph(workflow.graph):
+    if not waiters or not workflow.graph.is_acyclic():
         return []  # a needs cycle is reported on its own, and nothing in it can start
     declared: dict[str, list[str]] = {}  # key -> tasks with `sets: [key]`, in file order
     for task in workflow.tasks.values():
@@ -210,7 +209,7 @@ def _check_waits(workflow: Workflow, selections: Mapping[str, ToolSelection]) ->
     setters = {key: [t for t in tids if t in able] for key, tids in declared.items()}
     startable = _startable(workflow, setters)
     problems: list[Problem] = []
-    waits: nx.DiGraph | None = None  # built for the first deadlock only
+    waits: TaskGraph | None = None  # built for the first deadlock only
     for task in waiters:
         if task.id in startable:
             continue
@@ -230,7 +229,7 @@ def _startable(workflow: Workflow, setters: Mapping[str, list[str]]) -> set[str]
     setter that can start first (so never the task itself). A least fixpoint: the tasks of
     a cycle of waits never get in."""
     graph = workflow.graph
-    order = list(nx.topological_sort(graph))
+    order = [tid for generation in graph.generations() or () for tid in generation]
     startable: set[str] = set()
     changed = True
     while changed:
@@ -247,7 +246,7 @@ def _startable(workflow: Workflow, setters: Mapping[str, list[str]]) -> set[str]
 
 def _deadlock(
     workflow: Workflow,
-    waits: nx.DiGraph,
+    waits: TaskGraph,
     task: TaskSpec,
     key: str,
     declared: Mapping[str, list[str]],
@@ -266,9 +265,9 @@ def _deadlock(
             reasons.append(f"{tid!r} itself cannot set it before it starts")
         elif setter not in able:
             reasons.append(f"{setter!r} has no set_state tool")
-        elif nx.has_path(workflow.graph, tid, setter):
+        elif workflow.graph.has_path(tid, setter):
             reasons.append(f"{setter!r} runs after {tid!r} (needs)")
-        elif nx.has_path(waits, tid, setter):
+        elif waits.has_path(tid, setter):
             reasons.append(f"{setter!r} waits on {tid!r} (a cycle of waits)")
         else:  # it waits for a key nobody able to start can set
             reasons.append(f"{setter!r} can never start")
@@ -279,11 +278,13 @@ def _deadlock(
     return message, f"{hint}, and that task must not wait on {tid!r}"
 
 
-def _waits_graph(workflow: Workflow, declared: Mapping[str, list[str]]) -> nx.DiGraph:
+def _waits_graph(workflow: Workflow, declared: Mapping[str, list[str]]) -> TaskGraph:
     """Needs edges plus an edge from every declared setter of a key to each of its waiters:
     a path from A to B means B may have to wait for A."""
-    graph = workflow.graph.copy()
-    for task in workflow.tasks.values():
-        for key in task.waits_for:
-            graph.add_edges_from((s, task.id) for s in declared.get(key, ()) if s != task.id)
-    return graph
+    return workflow.graph.with_edges(
+        (setter, task.id)
+        for task in workflow.tasks.values()
+        for key in task.waits_for
+        for setter in declared.get(key, ())
+        if setter != task.id
+    )
