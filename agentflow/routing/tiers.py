@@ -146,6 +146,7 @@ def _scanner() -> tuple[re.Pattern[str], dict[str, re.Pattern[str]], dict[str, L
     by_prefix = {prefix: re.compile("|".join(alts)) for prefix, alts in named.items()}
     return re.compile(rf"\b(?:{branches})"), by_prefix, groups
 
+
 # Work verbs (c, n, s) weigh fully when they open a sentence (the work asked) and less
 # when only mentioned: "format the design doc" is formatting, not design. Topics, answer
 # shape and tone (t, a, m, d) count wherever they appear.

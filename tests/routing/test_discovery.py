@@ -23,7 +23,7 @@ from agentflow.routing.discovery import (
 )
 from agentflow.spec.agents import Agent, discover_agents
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 CORPUS = ROOT.parent / "shared" / "agent-corpus"
 QUERIES = ROOT / "benchmarks" / "data" / "agent_queries.jsonl"
 

@@ -7,7 +7,7 @@ from pathlib import Path
 from agentflow.prices import Usage, load_prices
 from tests.cli_helpers import run_cli
 
-FIXTURES = Path(__file__).parent / "fixtures" / "workflows"
+FIXTURES = Path(__file__).resolve().parents[1] / "fixtures" / "workflows"
 GOOD = FIXTURES / "good.yaml"
 TASK_KEYS = {
     "wave",

@@ -472,7 +472,7 @@ def test_report_bad_since_is_exit_2(home: Path, capsys, since: str) -> None:
 
 # --- end to end -----------------------------------------------------------------------------
 
-FIXTURES = Path(__file__).parent / "fixtures" / "workflows"
+FIXTURES = Path(__file__).resolve().parents[1] / "fixtures" / "workflows"
 
 
 def test_agentflow_run_is_recorded(home: Path, capsys, monkeypatch: pytest.MonkeyPatch) -> None:

@@ -16,9 +16,9 @@ from agentflow.spec.agents import (
     load_agent_file,
 )
 
-FIXTURES = Path(__file__).parent / "fixtures" / "agents"
-CORPUS = Path(__file__).resolve().parents[1].parent / "shared" / "agent-corpus"
-REPO_AGENTS = Path(__file__).resolve().parents[1] / "agents"
+FIXTURES = Path(__file__).resolve().parents[1] / "fixtures" / "agents"
+CORPUS = Path(__file__).resolve().parents[2].parent / "shared" / "agent-corpus"
+REPO_AGENTS = Path(__file__).resolve().parents[2] / "agents"
 
 
 def load(path: Path) -> tuple[Agent, list[Problem]]:

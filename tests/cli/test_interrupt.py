@@ -10,7 +10,11 @@ import sys
 import time
 from pathlib import Path
 
+import pytest
+
 from tests.support.messages_server import MessagesServer, Reply
+
+pytestmark = pytest.mark.slow  # real processes and signals, seconds each
 
 WORKFLOW = """\
 version: 1

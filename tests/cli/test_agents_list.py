@@ -8,7 +8,7 @@ import pytest
 
 from tests.cli_helpers import run_cli
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 CORPUS = ROOT.parent / "shared" / "agent-corpus"
 NOT_AGENTS = {"readme.md", "sources.md", "license.md", "changelog.md", "contributing.md"}
 

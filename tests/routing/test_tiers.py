@@ -12,7 +12,7 @@ import yaml
 
 from agentflow.routing.tiers import DEFAULT_TIER_MODELS, TierDecision, classify_task
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parents[2]
 
 VERDICT_SCHEMA = {
     "type": "object",

@@ -8,7 +8,7 @@ import pytest
 
 from tests.cli_helpers import run_cli
 
-FIXTURES = Path(__file__).parent / "fixtures" / "workflows"
+FIXTURES = Path(__file__).resolve().parents[1] / "fixtures" / "workflows"
 GOOD = FIXTURES / "good.yaml"
 
 
@@ -25,7 +25,7 @@ def test_good_workflow_validates(capsys):
 
 
 def test_example_workflows_validate(capsys):
-    examples = sorted((Path(__file__).parents[1] / "workflows").glob("*.yaml"))
+    examples = sorted((Path(__file__).resolve().parents[2] / "workflows").glob("*.yaml"))
     assert examples, "the repo ships example workflows"
     result = run_cli(capsys, "validate", *map(str, examples))
     assert result.code == 0, result.err

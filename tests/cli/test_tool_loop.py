@@ -462,7 +462,7 @@ def test_the_messages_of_a_run_are_recorded_and_shown(api, capsys, tmp_path):
     assert "Conversation of decide" in human.out and "agent:expert" in human.out
 
 
-EXAMPLE = Path(__file__).parents[1] / "workflows" / "release-check.yaml"
+EXAMPLE = Path(__file__).resolve().parents[2] / "workflows" / "release-check.yaml"
 
 
 def test_the_example_workflow_cooperates_offline(capsys, tmp_path, monkeypatch):

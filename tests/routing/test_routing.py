@@ -186,7 +186,7 @@ tasks:
 inputs:
   code: {{default: "def login(u, p): ..."}}
 """
-REPO_AGENTS = Path(__file__).resolve().parents[1] / "agents"
+REPO_AGENTS = Path(__file__).resolve().parents[2] / "agents"
 
 
 def test_agent_auto_picks_and_sends_only_that_agent(api, capsys, tmp_path):
