@@ -109,7 +109,7 @@ class Admission:
         prior = (self.ctx.prior or {}).get(tid)
         if prior is None or prior.request_hash != key:
             return None
-        return Answer(prior.output, prior.document, "resume")
+        return Answer(prior.output, prior.document, "resume", model=prior.model)
 
     def _from_cache(self, key: str) -> Answer | None:
         ctx = self.ctx
@@ -117,7 +117,7 @@ class Admission:
         if hit is None:
             return None
         saved = ctx.prices.cost(hit.model, hit.usage) if ctx.prices.knows(hit.model) else 0.0
-        return Answer(hit.text, hit.document, "cache", hit.usage, saved)
+        return Answer(hit.text, hit.document, "cache", hit.usage, saved, model=hit.model)
 
 
 def _prefix_key(request: ModelRequest) -> str:

@@ -74,6 +74,7 @@ async def run_attempts(
     budget still covers another try; `first_number` numbers attempts across the models of
     an escalate chain."""
     provider, limiter, prices = ctx.provider, ctx.limiter, ctx.prices
+    await ctx.gate.ready()  # before the first attempt's clock
     attempts: list[Attempt] = []
     tries = 0
     while True:

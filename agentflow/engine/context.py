@@ -7,6 +7,7 @@ it keep their own state.
 
 from __future__ import annotations
 
+import asyncio
 import random
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -39,6 +40,21 @@ class RunOptions:
     exact_count: bool = False  # ask the provider to count input tokens before reserving
 
 
+class ProviderGate:
+    """The provider's warm-up (loading an SDK), once per run, awaited before the first
+    request; shielded, so one task cancelled does not cancel it for the others. A run that
+    sends no request never opens it."""
+
+    def __init__(self, provider: Provider) -> None:
+        self._provider = provider
+        self._ready: asyncio.Future[None] | None = None
+
+    async def ready(self) -> None:
+        if self._ready is None:
+            self._ready = asyncio.ensure_future(self._provider.warm_up())
+        await asyncio.shield(self._ready)
+
+
 @dataclass(frozen=True)
 class RunContext:
     plan: Plan
@@ -50,6 +66,7 @@ class RunContext:
     progress: Progress
     collab: Collaboration
     rng: random.Random
+    gate: ProviderGate
     cache: ResponseCache | None = None
     prior: Mapping[str, PriorOutput] | None = None  # an earlier run's outputs, for --resume
 

@@ -34,7 +34,7 @@ class ConversationResult:
     """What a conversation did (beyond the attempts, which are charged as they happen)."""
 
     outcome: Outcome | None = None
-    turns: int = 0  # model turns, answered by the API or by the cache
+    turns: int = 0  # model turns answered, by the API or by the cache
     tool_calls: int = 0
     cached_turns: int = 0
     saved_usage: Usage = Usage()
@@ -89,8 +89,7 @@ class Conversation:
             context.task_id,
         )
         while True:
-            talk.turns += 1
-            turn = talk.turns
+            turn = talk.turns + 1
             self._add_notes(history, turn, settings, context)
             turn_request = replace(
                 request,
@@ -98,9 +97,10 @@ class Conversation:
                 tools=specs,
                 cache_history=self.ctx.options.prompt_cache,
             )
-            response = await self._turn(turn_request, talk, settings, budget)
+            response = await self._turn(turn_request, turn, talk, settings, budget)
             if response is None:
                 return talk
+            talk.turns = turn
             context.log.add(
                 context.caller,
                 "agentflow",
@@ -150,6 +150,7 @@ class Conversation:
     async def _turn(
         self,
         request: ModelRequest,
+        turn: int,
         talk: ConversationResult,
         settings: TurnSettings,
         budget: TurnBudget,
@@ -175,7 +176,7 @@ class Conversation:
             talk.outcome = Outcome(
                 False,
                 (),
-                error=f"budget: turn {talk.turns} no longer fits (up to ${worst.usd:.4f} each try)",
+                error=f"budget: turn {turn} no longer fits (up to ${worst.usd:.4f} each try)",
                 error_kind="budget",
             )
             return None

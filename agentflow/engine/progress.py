@@ -34,6 +34,7 @@ class Progress:
         now = time.time()
         if answer is not None:
             task.output, task.document, task.source = answer.output, answer.document, answer.source
+            task.model = answer.model or task.model
             task.saved_usage = task.saved_usage + answer.saved_usage
             task.saved_usd += answer.saved_usd
         if status == "running" or (answer is not None and task.started_at is None):

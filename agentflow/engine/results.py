@@ -47,6 +47,7 @@ class PriorOutput:
     request_hash: str
     output: str
     document: Any = None
+    model: str | None = None  # the model that gave it (None: recorded before models were)
 
 
 @dataclass(frozen=True)
@@ -59,6 +60,7 @@ class Answer:
     source: Source = "api"
     saved_usage: Usage = Usage()
     saved_usd: float = 0.0
+    model: str | None = None  # the model that gave it, when it came from a cache or a run
 
 
 @dataclass

@@ -13,7 +13,7 @@ from typing import Any
 from agentflow.engine.admission import Admission, Decision
 from agentflow.engine.cache import ResponseCache
 from agentflow.engine.collaboration import Collaboration
-from agentflow.engine.context import RunContext, RunOptions
+from agentflow.engine.context import ProviderGate, RunContext, RunOptions
 from agentflow.engine.ledger import BudgetLedger
 from agentflow.engine.limiter import AdaptiveLimiter
 from agentflow.engine.progress import Listener, Progress
@@ -59,7 +59,6 @@ class _Run:
         self.waiting_for_warmup: dict[str, list[str]] = {}
         self.waiting_for_state: dict[str, list[str]] = {}  # state key -> tasks (waits_for)
         self.failed_fast = False
-        self.provider_ready: asyncio.Future[None] | None = None
         # Set when a parked task may start (a prompt-cache warm-up ended, a key was set):
         # wakes the loop without waiting for some task to finish.
         self.wake = asyncio.Event()
@@ -159,17 +158,14 @@ class _Run:
             self.queue.requeue(tid)
         tids.clear()
 
-    async def _warm_up(self) -> None:
-        """The provider's load, once, before the first task that sends a request starts
-        (shielded: one task cancelled must not cancel it for the others)."""
-        if self.provider_ready is None:
-            self.provider_ready = asyncio.ensure_future(self.ctx.provider.warm_up())
-        await asyncio.shield(self.provider_ready)
-
     async def _task(self, task: TaskResult, decision: Decision) -> None:
         on_first_answer = (lambda: self._warmed(decision.prefix)) if decision.prefix else None
         try:
-            await self._warm_up()
+            if not self.ctx.plan.tasks[task.id].tools:
+                # Before its clock starts: loading the provider never counts against a task.
+                # A tool loop may be answered turn by turn from the cache, so it opens the
+                # gate only at its first real request.
+                await self.ctx.gate.ready()
             await self.runner.run(task, decision, on_first_answer)
             if task.status in FINISHED_OK:
                 self._keep_output(task)
@@ -278,6 +274,7 @@ async def execute(
         progress=Progress(recorder=recorder, listener=listener),
         collab=Collaboration.start(plan),
         rng=random.Random(options.seed),
+        gate=ProviderGate(provider),
         cache=cache,
         prior=prior,
     )

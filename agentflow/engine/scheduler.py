@@ -69,7 +69,7 @@ class ReadyQueue:
 
     def done(self, tid: str, succeeded: bool) -> list[str]:
         """Mark `tid` finished. On failure, returns the tasks that can now never run
-        (every descendant), which are also taken as finished."""
+        (every descendant not finished yet), which are also taken as finished."""
         self._finish(tid)
         if succeeded:
             for dependent in self._dependents[tid]:
@@ -77,7 +77,8 @@ class ReadyQueue:
                 if self._waiting_on[dependent] == 0:
                     self._release(dependent)
             return []
-        doomed = self._descendants(tid)
+        # A descendant already finished (below another failed task) is not doomed again.
+        doomed = [t for t in self._descendants(tid) if self._waiting_on[t] >= 0]
         for dependent in doomed:
             self._finish(dependent)
         return doomed

@@ -212,6 +212,7 @@ class TaskRunner:
         """The provider's own input count, with the reservation resized to it; None when
         it no longer fits. A provider that cannot count keeps the (over-)estimate."""
         ctx, request = self.ctx, job.request
+        await ctx.gate.ready()
         try:
             counted = await ctx.provider.count_tokens(request)
         except (ProviderError, AttributeError, NotImplementedError):

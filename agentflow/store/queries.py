@@ -243,7 +243,7 @@ def resumable_outputs(run_id: str, path: Path | None = None) -> dict[str, PriorO
         full_id = resolve_run_id(db, run_id, path)
         assert db is not None
         rows = db.execute(
-            f"""SELECT task_id, request_hash, output, document_json FROM tasks
+            f"""SELECT task_id, request_hash, output, document_json, model FROM tasks
                 WHERE run_id = ? AND output IS NOT NULL AND request_hash IS NOT NULL
                   AND status IN ({", ".join("?" for _ in FINISHED_OK)})""",
             (full_id, *sorted(FINISHED_OK)),
@@ -254,6 +254,7 @@ def resumable_outputs(run_id: str, path: Path | None = None) -> dict[str, PriorO
             request_hash=row["request_hash"],
             output=row["output"],
             document=None if row["document_json"] is None else json.loads(row["document_json"]),
+            model=row["model"],
         )
         for row in rows
     }

@@ -304,6 +304,7 @@ def test_list_runs_last_run_id_and_resumable_outputs(tmp_path: Path) -> None:
         request_hash="sha256:review",
         output='{"verdict": "approve"}',
         document={"verdict": "approve", "notes": [1, 2.5, None, True]},
+        model="claude-opus-4-5",
     )
 
 
