@@ -140,6 +140,9 @@ class SleepProvider:
     def __init__(self, latency: dict[str, float]) -> None:
         self.latency = latency
 
+    def prefetch(self) -> None:
+        return None
+
     async def warm_up(self) -> None:
         return None
 

@@ -17,7 +17,7 @@ is compared with (A, B, A, B, ...) so machine noise hits all of them; median and
 Prints figures only; asserts nothing. A failed command prints its stderr tail and counts as
 a missing sample. Exits 0.
 
-    python benchmarks/startup.py [--repeats 5]
+    python benchmarks/startup.py [--repeats 5] [--only help|plan|run]
 """
 
 from __future__ import annotations
@@ -175,6 +175,10 @@ def main() -> None:
     repeats, only = max(1, args.repeats), args.only
     load = ", ".join(f"{x:.2f}" for x in os.getloadavg()) if hasattr(os, "getloadavg") else "?"
     af = agentflow()
+    # pip byte-compiles the SDK when it installs it; an editable install of agentflow is
+    # not, and with PYTHONDONTWRITEBYTECODE set (as on these machines) every start would
+    # compile agentflow from source. Compile it once, as a regular install would have.
+    subprocess.run([sys.executable, "-m", "compileall", "-q", str(ROOT / "agentflow")], check=True)
     print(f"# agentflow start-up ({COMMAND} --repeats {repeats})")
     version = platform.python_version()
     print(f"cpus {os.cpu_count()}, load average {load} (1, 5, 15 min), python {version}")

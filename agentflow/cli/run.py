@@ -127,7 +127,7 @@ def run(
     from agentflow.cli.session import run_plan
     from agentflow.engine.context import RunOptions
     from agentflow.prepare import prepare
-    from agentflow.providers.factory import make_provider
+    from agentflow.providers.factory import make_provider, preload
 
     if schedule not in ("dynamic", "waves"):
         raise AgentflowError.single(
@@ -137,6 +137,8 @@ def run(
         raise AgentflowError.single(
             "--refresh", "--refresh writes the cache; --no-cache forbids it", hint="use one of them"
         )
+    if resume is None and (no_cache or refresh or not (cache_dir or _default_cache_dir()).exists()):
+        preload(provider)  # no cache can answer this run: it will send requests
     options = RunOptions(
         concurrency=concurrency,
         schedule=schedule,  # type: ignore[arg-type]
@@ -180,11 +182,16 @@ def _retry_base_delay() -> float:
         raise AgentflowError.single(RETRY_DELAY_ENV, f"expected seconds, got {raw!r}") from None
 
 
-def _response_cache(folder: Path | None, *, refresh: bool) -> ResponseCache:
-    from agentflow.engine.cache import ResponseCache
+def _default_cache_dir() -> Path:
     from agentflow.store.paths import cache_dir
 
-    return ResponseCache(folder or cache_dir(), read=not refresh, write=True)
+    return cache_dir()
+
+
+def _response_cache(folder: Path | None, *, refresh: bool) -> ResponseCache:
+    from agentflow.engine.cache import ResponseCache
+
+    return ResponseCache(folder or _default_cache_dir(), read=not refresh, write=True)
 
 
 def _prior_outputs(resume: str | None, plan: Plan) -> dict[str, PriorOutput] | None:

@@ -8,6 +8,7 @@ import asyncio
 import os
 import signal
 from collections.abc import Mapping
+from typing import TYPE_CHECKING
 
 from agentflow.cli.options import print_json, report_problems
 from agentflow.engine.cache import ResponseCache
@@ -18,10 +19,12 @@ from agentflow.engine.run import RunControl, execute
 from agentflow.errors import ExitCode, Problem
 from agentflow.prepare import Prepared
 from agentflow.providers.base import Provider
-from agentflow.render.console import make_console
 from agentflow.store.paths import history_path, new_run_id, state_dir
 from agentflow.store.recorder import HistoryRecorder
 from agentflow.store.run_folder import RunFolder
+
+if TYPE_CHECKING:
+    from rich.console import Console
 
 EXIT_FOR_STATUS = {
     "succeeded": ExitCode.OK,
@@ -62,11 +65,14 @@ def run_plan(
     folder = RunFolder(state_dir(), run_id)
     history = HistoryRecorder()
     recorder = BackgroundRecorder(Recorders(folder, history))
-    err = make_console(stderr=True)
+    err: Console | None = None
     board = None
-    if live and err.is_terminal:
+    if live:  # rich is loaded only to be shown
+        from agentflow.render.console import make_console
         from agentflow.render.run_view import LiveBoard
 
+        err = make_console(stderr=True)
+    if err is not None and err.is_terminal:
         board = LiveBoard([TaskResult(t.id, t.agent, t.model) for t in plan.tasks.values()])
 
     async def main() -> RunResult:
@@ -90,7 +96,7 @@ def run_plan(
             await provider.aclose()
 
     try:
-        if board is not None:
+        if board is not None and err is not None:
             from rich.live import Live
 
             with Live(board, console=err, refresh_per_second=8, transient=True):
@@ -122,6 +128,7 @@ def _show(result: RunResult, as_json: bool) -> None:
 
         print_json(run_summary(result))
     else:
+        from agentflow.render.console import make_console
         from agentflow.render.run_view import render_run
 
         render_run(result, make_console())

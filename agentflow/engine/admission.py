@@ -76,6 +76,8 @@ class Admission:
         answer = None if task.tools else (self._from_prior(tid, key) or self._from_cache(key))
         if answer is not None:
             return Decision("answered", key, answer=answer)
+        if not task.tools:  # it will send a request (a loop's turns may all be cached)
+            ctx.gate.prefetch()
         prefix = _prefix_key(request) if request.cache_system else None
         if prefix is not None and prefix not in self.warm and prefix in self.warming:
             return Decision("wait_warm", key, prefix=prefix)

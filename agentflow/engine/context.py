@@ -49,6 +49,11 @@ class ProviderGate:
         self._provider = provider
         self._ready: asyncio.Future[None] | None = None
 
+    def prefetch(self) -> None:
+        """A request will be sent soon: let the provider start loading in the background."""
+        if self._ready is None:
+            self._provider.prefetch()
+
     async def ready(self) -> None:
         if self._ready is None:
             self._ready = asyncio.ensure_future(self._provider.warm_up())

@@ -64,7 +64,11 @@ class BackgroundRecorder(Recorder):
             job()
 
     def run_started(self, run: RunResult) -> None:
-        self.inner.run_started(run)  # once, before any task: no need to defer it
+        # Deferred too (opening the history may create and migrate it): the first request
+        # need not wait. A snapshot, as for tasks: the engine goes on changing the run.
+        tasks = {tid: replace(t, attempts=list(t.attempts)) for tid, t in run.tasks.items()}
+        snapshot = replace(run, tasks=tasks)
+        self._queue.put(lambda: self.inner.run_started(snapshot))
 
     def task_finished(self, task: TaskResult) -> None:
         # A snapshot: the engine keeps the live object.

@@ -54,6 +54,9 @@ class AnthropicProvider:
         self._api_key = api_key
         self._client = anthropic.AsyncAnthropic(api_key=api_key, base_url=base_url, max_retries=0)
 
+    def prefetch(self) -> None:
+        return None
+
     async def warm_up(self) -> None:
         return None  # ready when made
 

@@ -95,6 +95,11 @@ class ProviderError(Exception):
 class Provider(Protocol):
     name: str
 
+    def prefetch(self) -> None:
+        """Start loading what requests need in the background, if anything (the engine
+        calls it as soon as it knows a request will be sent); `warm_up` waits for it."""
+        ...
+
     async def warm_up(self) -> None:
         """Load what requests need (an SDK, a client). The engine awaits it before the first
         task that will send a request starts, so loading never counts against a task's

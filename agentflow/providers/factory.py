@@ -7,6 +7,9 @@ Configuration problems surface here, before any task starts, as `AgentflowError`
 from __future__ import annotations
 
 import asyncio
+import concurrent.futures
+import importlib
+import threading
 from collections.abc import Mapping
 
 from agentflow.errors import AgentflowError, ExitCode
@@ -18,16 +21,32 @@ BASE_URL_ENV = "ANTHROPIC_BASE_URL"
 
 
 class LazyAnthropic:
-    """The Anthropic provider, loaded when the engine first needs it (`warm_up`): importing
-    the SDK takes seconds, and a run answered wholly from the cache (or a resume) never
-    needs it. The import runs on a worker thread, so the event loop (Ctrl-C, the live
-    view, tasks in flight) is not held up meanwhile."""
+    """The Anthropic provider, loaded when the engine first needs it: importing the SDK
+    takes seconds, and a run answered wholly from the cache (or a resume) never needs it.
+    The import runs on a worker thread (`prefetch`), so the event loop (Ctrl-C, the live
+    view, tasks in flight) is not held up, and the engine's own work before the first
+    request (counting tokens for the budget, say) goes on meanwhile."""
 
     name = "anthropic"
 
     def __init__(self, api_key: str, base_url: str | None) -> None:
         self._api_key, self._base_url = api_key, base_url
         self._provider: Provider | None = None
+        self._loading: concurrent.futures.Future[None] | None = None
+
+    def prefetch(self) -> None:
+        if self._loading is None:
+            self._loading = concurrent.futures.Future()
+            threading.Thread(target=self._load, name="agentflow-sdk", daemon=True).start()
+
+    def _load(self) -> None:
+        assert self._loading is not None
+        try:
+            self._real()
+        except BaseException as exc:  # noqa: BLE001 - handed to whoever awaits warm_up
+            self._loading.set_exception(exc)
+        else:
+            self._loading.set_result(None)
 
     def _real(self) -> Provider:
         if self._provider is None:
@@ -37,8 +56,9 @@ class LazyAnthropic:
         return self._provider
 
     async def warm_up(self) -> None:
-        if self._provider is None:
-            await asyncio.to_thread(self._real)
+        self.prefetch()
+        assert self._loading is not None
+        await asyncio.wrap_future(self._loading)
 
     async def complete(self, request: ModelRequest) -> ModelResponse:
         return await self._real().complete(request)
@@ -49,6 +69,15 @@ class LazyAnthropic:
     async def aclose(self) -> None:
         if self._provider is not None:
             await self._provider.aclose()
+
+
+def preload(name: str) -> None:
+    """Start importing a provider's SDK on a background thread, for a run that will send
+    requests whatever its cache holds: the import overlaps validation and planning. A
+    provider made afterwards finds the SDK loaded, or waits for the import to end."""
+    if name == "anthropic":
+        module = "agentflow.providers.anthropic"
+        threading.Thread(target=importlib.import_module, args=(module,), daemon=True).start()
 
 
 def make_provider(name: str, env: Mapping[str, str]) -> Provider:

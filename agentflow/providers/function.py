@@ -45,6 +45,9 @@ class FunctionProvider:
         self._answer = answer
         self.requests: list[ModelRequest] = []
 
+    def prefetch(self) -> None:
+        return None
+
     async def warm_up(self) -> None:
         return None
 

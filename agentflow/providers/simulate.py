@@ -78,6 +78,9 @@ class SimulateProvider:
         self._env = env if env is not None else os.environ
         self._cached: set[tuple[str, str]] = set()  # (model, system) prefixes already written
 
+    def prefetch(self) -> None:
+        return None
+
     async def warm_up(self) -> None:
         return None  # ready when made
 

@@ -37,8 +37,6 @@ def _match_text(task: TaskSpec) -> str:
 def assign_agents(workflow: Workflow, catalog: AgentCatalog) -> Mapping[str, AgentPick]:
     """Every task's agent. Called once per workflow (by validation, whose result the plan
     reuses); the matcher's index is built only when some task asks for agent: auto."""
-    from agentflow.routing.discovery import AgentIndex, is_weak
-
     index = None
     picks: dict[str, AgentPick] = {}
     for task in workflow.tasks.values():
@@ -47,12 +45,16 @@ def assign_agents(workflow: Workflow, catalog: AgentCatalog) -> Mapping[str, Age
             picks[task.id] = AgentPick(catalog.agents.get(name) if name else None)
             continue
         if index is None:  # only when some task asks for agent: auto
+            from agentflow.routing.discovery import AgentIndex
+
             index = AgentIndex.build(catalog.agents.values())
         matches = index.match(_match_text(task), top=3)
         if not matches:
             picks[task.id] = AgentPick(None, auto=True, weak=True)
             continue
         best = matches[0]
+        from agentflow.routing.discovery import is_weak
+
         weak = is_weak(matches)
         floor = workflow.routing.min_agent_score
         if floor is not None:

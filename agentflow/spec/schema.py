@@ -8,8 +8,6 @@ from functools import lru_cache
 from importlib import resources
 from typing import TYPE_CHECKING, Any
 
-import fastjsonschema
-
 from agentflow.errors import Problem
 from agentflow.spec.yamlpos import LoadedYaml
 
@@ -100,26 +98,37 @@ def _dotted(path: Any) -> str:
     return ".".join(str(p) for p in path)
 
 
+# Below this size jsonschema checks a file in a millisecond or two, while compiling the
+# fastjsonschema check costs ~50 ms at every start; above it the compiled check wins.
+FAST_CHECK_MIN_CHARS = 64 * 1024
+
+
 @lru_cache(maxsize=1)
 def _fast_check() -> Callable[[Any], Any]:
-    """The same schema compiled to Python by fastjsonschema: ~15x faster on a valid file.
-    It only answers valid or not; jsonschema explains the errors when there are some."""
+    """The same schema compiled to Python by fastjsonschema: ~15x faster on a large valid
+    file. It only answers valid or not; jsonschema explains the errors when there are some."""
     schema = _inline_refs(workflow_schema(), workflow_schema().get("$defs", {}))
     schema = {key: value for key, value in schema.items() if key not in ("$defs", "$id")}
     schema["$schema"] = "http://json-schema.org/draft-07/schema#"  # all we use is draft-07
+    import fastjsonschema
+
     return fastjsonschema.compile(schema)
 
 
-def _is_valid(data: Any) -> bool:
+def _is_valid(loaded: LoadedYaml) -> bool:
+    if len(loaded.text) < FAST_CHECK_MIN_CHARS:
+        return bool(_validator().is_valid(loaded.data))
+    from fastjsonschema import JsonSchemaException
+
     try:
-        _fast_check()(data)
-    except fastjsonschema.JsonSchemaException:
+        _fast_check()(loaded.data)
+    except JsonSchemaException:
         return False
     return True
 
 
 def schema_problems(loaded: LoadedYaml, file: str) -> list[Problem]:
-    if _is_valid(loaded.data):
+    if _is_valid(loaded):
         return []
     problems: list[Problem] = []
     errors = sorted(_validator().iter_errors(loaded.data), key=lambda e: list(map(str, e.path)))
