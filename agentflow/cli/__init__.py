@@ -3,7 +3,11 @@ and the entry points; options: what commands share; one module per command group
 
 from __future__ import annotations
 
+import os
+import sys
 from typing import NoReturn
+
+INTERRUPTED = 130  # agentflow.errors.ExitCode.INTERRUPTED, before anything is loaded
 
 
 def main() -> NoReturn:
@@ -13,6 +17,12 @@ def main() -> NoReturn:
 
 
 def entry_point() -> NoReturn:
-    from agentflow.cli.app import entry_point as run
-
+    """The `agentflow` program. Ctrl-C while the command line itself loads is exit 130
+    too, with no traceback."""
+    try:
+        from agentflow.cli.app import entry_point as run
+    except KeyboardInterrupt:
+        sys.stderr.write("interrupted\n")
+        sys.stderr.flush()
+        os._exit(INTERRUPTED)
     run()

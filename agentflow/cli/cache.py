@@ -8,19 +8,12 @@ from typing import TYPE_CHECKING, Annotated
 
 import typer
 
-from agentflow.cli.options import JsonOption, parse_duration, print_json
+from agentflow.cli.options import CacheDirOption, JsonOption, parse_duration, print_json
 
 if TYPE_CHECKING:
     from agentflow.engine.cache import ResponseCache
 
 cache_app = typer.Typer(no_args_is_help=True, help="The response cache: stats, clear.")
-
-CacheDirOption = Annotated[
-    Path | None,
-    typer.Option(
-        "--cache-dir", help="Cache folder (default: $AGENTFLOW_CACHE_DIR, else .agentflow/cache)."
-    ),
-]
 
 
 def _open(folder: Path | None) -> ResponseCache:

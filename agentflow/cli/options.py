@@ -39,6 +39,13 @@ SetOption = Annotated[
     list[str] | None,
     typer.Option("--set", help="Fill an input: NAME=VALUE (repeatable)."),
 ]
+CacheDirOption = Annotated[
+    Path | None,
+    typer.Option(
+        "--cache-dir",
+        help="Response cache folder (default: $AGENTFLOW_CACHE_DIR, else .agentflow/cache).",
+    ),
+]
 WorkflowNameOption = Annotated[
     str | None, typer.Option("--workflow", help="Only runs of this workflow (its `name`).")
 ]

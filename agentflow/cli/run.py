@@ -9,7 +9,13 @@ from typing import TYPE_CHECKING, Annotated
 
 import typer
 
-from agentflow.cli.options import PricesOption, SetOption, parse_sets, report_problems
+from agentflow.cli.options import (
+    CacheDirOption,
+    PricesOption,
+    SetOption,
+    parse_sets,
+    report_problems,
+)
 from agentflow.errors import AgentflowError
 
 if TYPE_CHECKING:
@@ -98,13 +104,7 @@ def run(
             "--refresh", help="Ask again and overwrite the response cache (write, don't read)."
         ),
     ] = False,
-    cache_dir: Annotated[
-        Path | None,
-        typer.Option(
-            "--cache-dir",
-            help="Response cache folder (default: $AGENTFLOW_CACHE_DIR, else .agentflow/cache).",
-        ),
-    ] = None,
+    cache_dir: CacheDirOption = None,
     no_prompt_cache: Annotated[
         bool, typer.Option("--no-prompt-cache", help="Send no cache_control breakpoints.")
     ] = False,

@@ -40,7 +40,7 @@ class Settings:
     timeout: float | None = None
     retries: int | None = None
     escalate: tuple[str, ...] | None = None  # models to try in order, cheapest first
-    tools: tuple[str, ...] | None = None  # as written; () = explicitly none (tools/selection.py)
+    tools: tuple[str, ...] | None = None  # as written; () = explicitly none (routing/tools.py)
     max_turns: int | None = None  # turns of the tool-use loop at most
 
 
