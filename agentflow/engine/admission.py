@@ -115,7 +115,7 @@ class Admission:
 
     def _from_cache(self, key: str) -> Answer | None:
         ctx = self.ctx
-        hit = ctx.cache.lookup(key) if ctx.cache is not None else None
+        hit = ctx.cache.lookup(key)
         if hit is None:
             return None
         saved = ctx.prices.cost(hit.model, hit.usage) if ctx.prices.knows(hit.model) else 0.0

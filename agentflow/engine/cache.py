@@ -95,13 +95,17 @@ class CacheStats:
 
 class ResponseCache:
     """`read=False` (a refresh) answers nothing but still stores; the folder is opened on
-    first use."""
+    first use. `ResponseCache.off()` (--no-cache) neither answers nor stores."""
 
     def __init__(self, directory: Path, *, read: bool = True, write: bool = True) -> None:
         self.directory = directory
         self.read = read
         self.write = write
         self._cache: diskcache.Cache | None = None
+
+    @classmethod
+    def off(cls) -> ResponseCache:
+        return cls(Path(), read=False, write=False)
 
     def _store(self) -> diskcache.Cache:
         if self._cache is None:

@@ -72,7 +72,7 @@ class RunContext:
     collab: Collaboration
     rng: random.Random
     gate: ProviderGate
-    cache: ResponseCache | None = None
+    cache: ResponseCache  # ResponseCache.off() with --no-cache
     prior: Mapping[str, PriorOutput] | None = None  # an earlier run's outputs, for --resume
 
     def attempts(self, task_id: str) -> int:

@@ -159,7 +159,7 @@ class Conversation:
         outcome says why)."""
         ctx = self.ctx
         key = request_hash(ctx.provider.name, request)
-        hit = ctx.cache.lookup(key) if ctx.cache is not None else None
+        hit = ctx.cache.lookup(key)
         if hit is not None:
             response = hit.as_response()
             talk.cached_turns += 1
@@ -194,11 +194,8 @@ class Conversation:
         talk.outcome = outcome
         if not outcome.ok or outcome.response is None:
             return None
-        if ctx.cache is not None:
-            answer = CachedAnswer.of(
-                outcome.response, outcome.document, model=request.model, turn=True
-            )
-            ctx.cache.store(key, answer)
+        answer = CachedAnswer.of(outcome.response, outcome.document, model=request.model, turn=True)
+        ctx.cache.store(key, answer)
         return outcome.response
 
     async def _run_tools(

@@ -275,7 +275,7 @@ async def execute(
         collab=Collaboration.start(plan),
         rng=random.Random(options.seed),
         gate=ProviderGate(provider),
-        cache=cache,
+        cache=cache or ResponseCache.off(),
         prior=prior,
     )
     loop = _Run(ctx, result, control)

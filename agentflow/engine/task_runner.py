@@ -142,7 +142,7 @@ class TaskRunner:
             ctx.progress.set_status(task, "cached" if from_cache else "succeeded", answer=answer)
             return
         ctx.progress.set_status(task, "succeeded", answer=Answer(output, outcome.document))
-        if ctx.cache is not None and decision.key is not None and outcome.response is not None:
+        if decision.key is not None and outcome.response is not None:
             usage = outcome.response.usage
             ctx.cache.store(decision.key, CachedAnswer(output, outcome.document, task.model, usage))
 
@@ -184,7 +184,7 @@ class TaskRunner:
         None when that model's worst case no longer fits the reservation."""
         ctx, task = self.ctx, job.task
         key = request_hash(ctx.provider.name, asking)
-        hit = ctx.cache.lookup(key) if ctx.cache is not None else None
+        hit = ctx.cache.lookup(key)
         tier = hit.document.get("tier") if hit and isinstance(hit.document, dict) else None
         if hit is None:
             outcome = await run_attempts(
@@ -198,9 +198,8 @@ class TaskRunner:
             )
             if outcome.ok and isinstance(outcome.document, dict) and outcome.response is not None:
                 tier = outcome.document.get("tier")
-                if ctx.cache is not None:
-                    answer = CachedAnswer.of(outcome.response, outcome.document, model=asking.model)
-                    ctx.cache.store(key, answer)
+                answer = CachedAnswer.of(outcome.response, outcome.document, model=asking.model)
+                ctx.cache.store(key, answer)
         tiers = ctx.plan.routing.tiers
         tier = tier if tier in tiers else ctx.plan.tasks[task.id].tier
         model = ctx.prices.resolve(tiers[tier or "standard"])
