@@ -30,6 +30,8 @@ def variant(source: Path, model: str, folder: Path) -> Path:
     agents = data.get("agents", "agents")
     entries = [agents] if isinstance(agents, str) else agents
     data["agents"] = [str((source.parent / entry).resolve()) for entry in entries]
+    # The copy lives in a temporary folder: paths relative to the original must stay so.
+    data["workspace"] = str((source.parent / data.get("workspace", ".")).resolve())
     for task in data["tasks"].values():
         task.pop("escalate", None)
         task["model"] = model
