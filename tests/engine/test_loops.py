@@ -219,6 +219,23 @@ def test_a_rerun_replays_every_turn_from_the_cache_and_runs_the_tools_again(
     assert statuses(result) == dict.fromkeys(["setter", "waiter", "after"], "cached")
 
 
+def test_a_loop_answered_from_the_cache_passes_its_output_on(
+    tmp_path: Path, cache: ResponseCache
+) -> None:
+    body = SETTER + '  reader: {prompt: "Read {{ tasks.setter.output }}", needs: [setter]}\n'
+    prepared = plan_for(tmp_path, body)
+    assert run(prepared, FunctionProvider(sets_the_plan()), cache=cache).status == "succeeded"
+    provider = FunctionProvider(sets_the_plan())
+    result = run(prepared, provider, cache=cache, run_id="run-2")
+    assert result.tasks["setter"].status == "cached"
+    # The reader's prompt has the setter's output, as in the first run: its answer is cached.
+    assert provider.requests == []
+    assert (result.tasks["reader"].status, result.tasks["reader"].output) == (
+        "cached",
+        "did: Read planned",
+    )
+
+
 def test_ask_agent_is_a_sub_call_charged_to_the_asking_task(tmp_path: Path) -> None:
     agents = tmp_path / "agents"
     agents.mkdir()
