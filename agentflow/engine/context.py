@@ -38,6 +38,7 @@ class RunOptions:
     seed: int | None = None  # for backoff jitter; None = random
     prompt_cache: bool = True
     exact_count: bool = False  # ask the provider to count input tokens before reserving
+    tool_timeout: float = 60.0  # seconds one tool call may take (ask_agent: `ask.timeout`)
 
 
 class ProviderGate:

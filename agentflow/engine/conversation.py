@@ -49,6 +49,7 @@ class TurnSettings:
     accept: Judge | None = None  # judges the answer
     notes: Callable[[], list[str]] | None = None  # news for the speaker before a turn
     purpose: str = "answer"  # recorded on each attempt: "answer", or "ask:AGENT"
+    tool_timeout: float = 60.0  # seconds one tool call may take; ask_agent has its own
 
 
 class TurnBudget:
@@ -214,20 +215,22 @@ async def _run_tool(
     block: Mapping[str, Any], turn: int, settings: TurnSettings, context: ToolContext
 ) -> ToolResult:
     log = context.log
-    call = ToolCall(str(block.get("id")), str(block.get("name")), block.get("input") or {})
-    payload = {"id": call.id, "name": call.name, "input": dict(call.input), "turn": turn}
-    log.add(context.caller, call.name, "tool_call", payload, context.task_id)
+    raw = block.get("input")
+    tool_input = dict(raw) if isinstance(raw, Mapping) else {}
+    call = ToolCall(str(block.get("id")), str(block.get("name")), tool_input)
+    payload = {"id": call.id, "name": call.name, "input": raw if raw is not None else {}}
+    log.add(context.caller, call.name, "tool_call", {**payload, "turn": turn}, context.task_id)
     tool = settings.tools.get(call.name)
     if tool is None:
         offered = ", ".join(settings.tools) or "none"
         result = ToolResult(call.id, f"no tool named {call.name!r} (tools: {offered})", True)
+    elif raw is not None and not isinstance(raw, Mapping):
+        kind = type(raw).__name__
+        result = ToolResult(
+            call.id, f"the input of {call.name} must be a JSON object, not {kind}", True
+        )
     else:
-        try:
-            result = await tool.run(call, context)
-        except asyncio.CancelledError:
-            raise
-        except Exception as exc:  # noqa: BLE001 - a tool's bug is the model's error result
-            result = ToolResult(call.id, f"{call.name} failed: {type(exc).__name__}: {exc}", True)
+        result = await _call_tool(tool, call, context, settings.tool_timeout)
     result = _cut(result)
     log.add(
         call.name,
@@ -237,6 +240,22 @@ async def _run_tool(
         context.task_id,
     )
     return result
+
+
+async def _call_tool(
+    tool: Tool, call: ToolCall, context: ToolContext, seconds: float
+) -> ToolResult:
+    """The tool's result; an error result when it fails or takes longer than `seconds`
+    (ask_agent is bounded by `ask.timeout` instead)."""
+    limit = None if call.name == "ask_agent" else seconds
+    try:
+        return await asyncio.wait_for(tool.run(call, context), timeout=limit)
+    except TimeoutError:
+        return ToolResult(call.id, f"{call.name} did not finish within {seconds:g} s", True)
+    except asyncio.CancelledError:
+        raise
+    except Exception as exc:  # noqa: BLE001 - a tool's bug is the model's error result
+        return ToolResult(call.id, f"{call.name} failed: {type(exc).__name__}: {exc}", True)
 
 
 def _said(role: str, turn: int, text: str) -> dict[str, Any]:

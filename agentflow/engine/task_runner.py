@@ -165,6 +165,7 @@ class TaskRunner:
                 attempts=ctx.attempts(task.id),
                 accept=judge,
                 notes=lambda: collab.notes(task.id),
+                tool_timeout=ctx.options.tool_timeout,
             ),
             TaskTurnBudget(ctx.ledger, job.reservation),
             ToolContext(task.id, planned.agent, collab.log, 0, task.id),

@@ -144,6 +144,7 @@ class TaskToolbox:
             max_turns=agent_max_turns(agent) or DEFAULT_MAX_TURNS,
             attempts=ctx.attempts(self.task_id),
             purpose=f"ask:{agent.name}",
+            tool_timeout=ctx.options.tool_timeout,
         )
         talk: ConversationResult = await self.conversation.run(
             request, settings, SubCallTurnBudget(ctx.ledger, self.task_id), context

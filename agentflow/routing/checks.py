@@ -7,18 +7,20 @@ model, or, for a task with an `escalate` chain, handed to the next model.
 from __future__ import annotations
 
 import json
-import re
 from functools import lru_cache
 from typing import Any
 
+import regex
+
 from agentflow.spec.workflow import Checks
+from agentflow.tools.patterns import PatternError, compile_pattern, search
 
 _MISSING = object()
 
 
 @lru_cache(maxsize=256)
-def _compiled(pattern: str) -> re.Pattern[str]:
-    return re.compile(pattern, re.MULTILINE)
+def _compiled(pattern: str) -> regex.Pattern[str]:
+    return compile_pattern(pattern, flags=regex.MULTILINE)
 
 
 def _lookup(document: Any, path: tuple[str, ...]) -> Any:
@@ -66,8 +68,12 @@ def _text_problem(text: str, checks: Checks) -> str | None:
     for needle in checks.not_contains:
         if needle in text:
             return f"check failed: the answer contains {needle!r}"
-    if checks.regex is not None and not _compiled(checks.regex).search(text):
-        return f"check failed: the answer does not match /{checks.regex}/"
+    if checks.regex is not None:
+        try:
+            if not search(_compiled(checks.regex), text):
+                return f"check failed: the answer does not match /{checks.regex}/"
+        except PatternError as error:
+            return f"check failed: {error}"
     if checks.max_chars is not None and len(text) > checks.max_chars:
         return f"check failed: the answer has {len(text):,} characters (max {checks.max_chars:,})"
     return None
@@ -92,7 +98,7 @@ def _json_problem(text: str, document: Any, checks: Checks) -> str | None:
 def regex_problem(pattern: str) -> str | None:
     """A message when `pattern` is not a valid regular expression (for `validate`)."""
     try:
-        re.compile(pattern)
-    except re.error as exc:
-        return f"invalid regex {pattern!r}: {exc}"
+        compile_pattern(pattern)
+    except PatternError as error:
+        return str(error)
     return None

@@ -14,7 +14,10 @@ from collections.abc import Callable, Iterator, Mapping
 from pathlib import Path
 from typing import Any
 
+import regex
+
 from agentflow.tools.base import Tool, ToolCall, ToolContext, ToolError, ToolResult, ToolSpec
+from agentflow.tools.patterns import Deadline, PatternError, compile_pattern, search
 
 MAX_LINES = 2000  # Read: lines per call (Claude Code's default)
 MAX_BYTES = 256 * 1024  # Read: bytes per call
@@ -24,6 +27,7 @@ MAX_GREP_MATCHES = 200
 MAX_GREP_LINE_CHARS = 500
 MAX_GREP_FILE_BYTES = 2 * 1024 * 1024
 BINARY_SNIFF_BYTES = 8192
+SEARCH_SECONDS_IN_ALL = 10.0  # one Glob or Grep: its patterns' searches together, at most
 SKIP_DIRS = frozenset({".git"})  # VCS internals: large, and never what the model wants
 
 
@@ -103,7 +107,7 @@ async def _run(call: ToolCall, work: Callable[[], str]) -> ToolResult:
     # File work runs in a thread so a big Grep does not stall the other tasks' event loop.
     try:
         return ToolResult(call.id, await asyncio.to_thread(work))
-    except ToolError as error:
+    except (ToolError, PatternError) as error:
         return ToolResult(call.id, str(error), is_error=True)
     except OSError as error:
         return ToolResult(call.id, f"{call.name} failed: {error}", True)
@@ -165,8 +169,8 @@ def _glob_regex(pattern: str) -> str:
     return "".join(out)
 
 
-def _compile_glob(pattern: str) -> re.Pattern[str]:
-    return re.compile(_glob_regex(pattern), re.DOTALL)
+def _compile_glob(pattern: str) -> regex.Pattern[str]:
+    return compile_pattern(_glob_regex(pattern), flags=regex.DOTALL)
 
 
 def _spec(name: str, description: str, example: str, **fields: tuple[str, str]) -> ToolSpec:
@@ -301,12 +305,14 @@ class GlobTool(_FileTool):
         elif not start.is_dir():
             found = []
         else:
-            regex = _compile_glob("/".join(rest))
+            matcher, deadline = _compile_glob("/".join(rest)), Deadline(SEARCH_SECONDS_IN_ALL)
             depth = None if any("**" in s for s in rest) else len(rest)
             found = [
                 p
                 for p in self.workspace.walk(start, depth)
-                if regex.fullmatch(Path(p).relative_to(start).as_posix())
+                if search(
+                    matcher, Path(p).relative_to(start).as_posix(), deadline=deadline, full=True
+                )
             ]
         if not found:
             return f"no files match {pattern}"
@@ -337,10 +343,8 @@ class GrepTool(_FileTool):
         path_arg: str | None = _field(call, "path", str)
         file_glob: str | None = _field(call, "glob", str)
         ignore_case: bool = _field(call, "-i", bool) or False
-        try:
-            regex = re.compile(pattern, re.IGNORECASE if ignore_case else 0)
-        except re.error as error:
-            raise ToolError(f"invalid regex {pattern!r}: {error}") from None
+        matcher = compile_pattern(pattern, flags=regex.IGNORECASE if ignore_case else 0)
+        deadline = Deadline(SEARCH_SECONDS_IN_ALL)
         start = self.workspace.resolve(path_arg or ".")
         if start.is_file():
             files = [str(start)]
@@ -353,8 +357,11 @@ class GrepTool(_FileTool):
                 files = [
                     f
                     for f in files
-                    if filt.fullmatch(
-                        Path(f).relative_to(start).as_posix() if "/" in file_glob else Path(f).name
+                    if search(
+                        filt,
+                        Path(f).relative_to(start).as_posix() if "/" in file_glob else Path(f).name,
+                        deadline=deadline,
+                        full=True,
                     )
                 ]
         else:
@@ -367,7 +374,7 @@ class GrepTool(_FileTool):
                 continue  # in a folder, binary, huge or unreadable files are just skipped
             rel = self.workspace.relative(file)
             for number, line in enumerate(text.split("\n"), 1):
-                if not regex.search(line):
+                if not search(matcher, line, deadline=deadline):
                     continue
                 if len(out) == MAX_GREP_MATCHES:
                     out.append(

@@ -159,6 +159,40 @@ def test_an_unknown_tool_is_an_error_result_the_model_can_act_on(tmp_path: Path)
     assert block["content"] == "no tool named 'Bash' (tools: set_state)"
 
 
+@pytest.mark.parametrize("tool_input", ["plan", ["plan", 1], 7])
+def test_a_tool_input_that_is_not_an_object_is_an_error_result(
+    tmp_path: Path, tool_input: object
+) -> None:
+    def answer(request: ModelRequest) -> ModelResponse | str:
+        if not request.history:
+            block = {"type": "tool_use", "id": "toolu_1", "name": "set_state", "input": tool_input}
+            return reply(stop_reason="tool_use", content=(block,))
+        return "gave up"
+
+    provider = FunctionProvider(answer)
+    result = run(plan_for(tmp_path, SETTER), provider)
+    assert result.tasks["setter"].status == "succeeded"  # not "internal error"
+    [block] = tool_results(provider.requests[1])
+    assert block["is_error"] is True
+    assert block["content"].startswith("the input of set_state must be a JSON object")
+
+
+def test_a_tool_call_has_a_time_limit(tmp_path: Path) -> None:
+    (tmp_path / "big.txt").write_text("line\n" * 50_000)
+    body = "defaults: {model: haiku}\ntasks:\n  look: {prompt: go, tools: [Grep]}\n"
+
+    def answer(request: ModelRequest) -> ModelResponse | str:
+        if not request.history:
+            return tool_call("Grep", {"pattern": "nothing-like-this"})
+        return "done"
+
+    provider = FunctionProvider(answer)
+    result = run(plan_for(tmp_path, body), provider, tool_timeout=0.001)
+    assert result.tasks["look"].status == "succeeded"
+    [block] = tool_results(provider.requests[1])
+    assert block["is_error"] is True and block["content"] == "Grep did not finish within 0.001 s"
+
+
 def test_several_calls_in_one_turn_all_run(tmp_path: Path) -> None:
     body = (
         "defaults: {model: haiku}\ntasks:\n"
