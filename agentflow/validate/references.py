@@ -125,10 +125,15 @@ def _json_ref_error(source: TaskSpec, ref: TemplateRef) -> tuple[str | None, str
             f"use {{{{ tasks.{source.id}.output }}}} or give {source.id!r} an output_schema",
         )
     properties = schema.get("properties")
-    declared = set(properties or {}) | set(schema.get("required") or [])
+    declared = {str(name) for name in (properties if isinstance(properties, dict) else {})}
+    declared |= {str(name) for name in (schema.get("required") or []) if isinstance(name, str)}
     first = ref.field[0]
-    # Only a schema that lists its fields and closes the rest proves a field cannot exist.
-    if declared and first not in declared and schema.get("additionalProperties") is False:
+    # A schema that lists its fields is read as the list of what a prompt may use: a field
+    # it does not list is almost always a typo, which would render as empty text.
+    if declared and first not in declared:
         hint = did_you_mean(first, declared) or f"fields: {', '.join(sorted(declared))}"
-        return f"{ref.text}: output_schema of {source.id!r} has no field {first!r}", hint
+        if schema.get("additionalProperties") is False:
+            return f"{ref.text}: output_schema of {source.id!r} has no field {first!r}", hint
+        message = f"{ref.text}: output_schema of {source.id!r} declares no field {first!r}"
+        return message, f"{hint}; or declare it under `properties`"
     return None, None

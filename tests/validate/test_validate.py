@@ -238,3 +238,26 @@ def test_alias_bomb_is_refused(capsys, tmp_path):
     result = run_cli(capsys, "validate", str(path))
     assert result.code == 2
     assert "expands to more than" in result.err
+
+
+def test_a_json_field_the_output_schema_does_not_declare_is_an_error(capsys, tmp_path):
+    """Issue 11, item 18: a typo of a declared field rendered as empty text."""
+    path = write(
+        tmp_path,
+        """\
+version: 1
+name: typo
+tasks:
+  verdict:
+    prompt: Judge it
+    output_schema: {type: object, properties: {verdict: {type: string}}, required: [score]}
+  use:
+    needs: [verdict]
+    prompt: "{{ tasks.verdict.json.verdcit }} {{ tasks.verdict.json.score }}"
+""",
+    )
+    result = run_cli(capsys, "validate", str(path))
+    assert result.code == 2
+    [line] = result.err.strip().splitlines()
+    assert f"{path}:9:" in line and "declares no field 'verdcit'" in line
+    assert "did you mean 'verdict'?" in line  # `score`, listed as required, is fine
