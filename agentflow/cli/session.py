@@ -7,6 +7,7 @@ from __future__ import annotations
 import asyncio
 import os
 import signal
+import sqlite3
 from collections.abc import Mapping
 from typing import TYPE_CHECKING
 
@@ -16,10 +17,10 @@ from agentflow.engine.context import RunOptions
 from agentflow.engine.recorder import BackgroundRecorder, Recorders
 from agentflow.engine.results import PriorOutput, RunResult, TaskResult
 from agentflow.engine.run import RunControl, execute
-from agentflow.errors import ExitCode, Problem
+from agentflow.errors import AgentflowError, ExitCode, Problem
 from agentflow.prepare import Prepared
 from agentflow.providers.base import Provider
-from agentflow.store.paths import history_path, new_run_id, state_dir
+from agentflow.store.paths import CACHE_DIR_ENV, HOME_ENV, history_path, new_run_id, state_dir
 from agentflow.store.recorder import HistoryRecorder
 from agentflow.store.run_folder import RunFolder
 
@@ -62,9 +63,10 @@ def run_plan(
     """Run the plan and show it; the exit code of its status."""
     plan = prepared.plan
     run_id = new_run_id()
-    folder = RunFolder(state_dir(), run_id)
+    folder = _usable_folders(run_id, cache)
     history = HistoryRecorder()
-    recorder = BackgroundRecorder(Recorders(folder, history))
+    recorders = Recorders(folder, history)
+    recorder = BackgroundRecorder(recorders)
     err: Console | None = None
     board = None
     if live:  # rich is loaded only to be shown
@@ -107,19 +109,75 @@ def run_plan(
         if cache is not None:
             cache.close()
         history.close()
-    if history.errors:
-        report_problems(
-            [
-                Problem(
-                    str(history_path()),
-                    f"the run history was not fully written: {history.errors[0]}",
-                    hint="outputs and summary.json are in the run folder",
-                    severity="warning",
-                )
-            ]
-        )
+    report_problems(
+        _not_saved(folder, history.errors, [*recorders.errors, *recorder.errors], cache)
+    )
     _show(result, as_json)
     return int(EXIT_FOR_STATUS[result.status])
+
+
+def _usable_folders(run_id: str, cache: ResponseCache | None) -> RunFolder:
+    """The run's folder, made, and the response cache, opened: a state or cache folder that
+    cannot be used is exit 2 here, before anything is spent."""
+    try:
+        folder = RunFolder(state_dir(), run_id)
+    except OSError as exc:
+        raise AgentflowError.single(
+            str(state_dir()),
+            f"cannot use the state folder: {exc.strerror or exc}",
+            hint=f"make it a writable folder, or point {HOME_ENV} elsewhere",
+        ) from None
+    try:
+        if cache is not None:
+            cache.open()
+    except (OSError, sqlite3.Error) as exc:
+        raise AgentflowError.single(
+            str(cache.directory),
+            f"cannot use the response cache: {exc}",
+            hint=f"make it a writable folder, choose another with --cache-dir or {CACHE_DIR_ENV}, "
+            "or run with --no-cache",
+        ) from None
+    return folder
+
+
+def _not_saved(
+    folder: RunFolder,
+    history_errors: list[str],
+    folder_errors: list[str],
+    cache: ResponseCache | None,
+) -> list[Problem]:
+    """Warnings for what could not be saved (a full disk, say): the run itself went on,
+    and its answers are in the output either way."""
+    found = []
+    if history_errors:
+        kept = "the run folder" if not folder_errors else "this command's output"
+        found.append(
+            Problem(
+                str(history_path()),
+                f"the run history was not fully written: {history_errors[0]}",
+                hint=f"the outputs are in {kept}",
+                severity="warning",
+            )
+        )
+    if folder_errors:
+        found.append(
+            Problem(
+                str(folder.path),
+                f"the run folder was not fully written: {folder_errors[0]}",
+                hint="the outputs are in this command's output (use --json to keep them)",
+                severity="warning",
+            )
+        )
+    if cache is not None and cache.errors:
+        found.append(
+            Problem(
+                str(cache.directory),
+                f"answers were not stored in the response cache: {cache.errors[0]}",
+                hint="a re-run will ask for them again",
+                severity="warning",
+            )
+        )
+    return found
 
 
 def _show(result: RunResult, as_json: bool) -> None:

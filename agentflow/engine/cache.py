@@ -95,13 +95,24 @@ class CacheStats:
 
 class ResponseCache:
     """`read=False` (a refresh) answers nothing but still stores; the folder is opened on
-    first use. `ResponseCache.off()` (--no-cache) neither answers nor stores."""
+    first use (`open` opens it now, to refuse an unusable folder before a run spends
+    anything). `ResponseCache.off()` (--no-cache) neither answers nor stores.
+
+    During a run the cache never fails an answer: a read that fails is a miss, a write that
+    fails (a full disk, say) is kept in `errors` and ends the writing, and the answer goes
+    on as if it had been stored."""
 
     def __init__(self, directory: Path, *, read: bool = True, write: bool = True) -> None:
         self.directory = directory
         self.read = read
         self.write = write
+        self.errors: list[str] = []
         self._cache: diskcache.Cache | None = None
+
+    def open(self) -> None:
+        """Open the folder now; OSError or sqlite3.Error when it cannot be used."""
+        if self.read or self.write:
+            self._store()
 
     @classmethod
     def off(cls) -> ResponseCache:
@@ -117,7 +128,12 @@ class ResponseCache:
     def lookup(self, key: str) -> CachedAnswer | None:
         if not self.read:
             return None
-        raw = self._store().get(key)
+        try:
+            raw = self._store().get(key)
+        except Exception as exc:  # noqa: BLE001 - the cache only saves money: a miss
+            self._failed("read", exc)
+            self.read = False
+            return None
         if not isinstance(raw, dict):
             return None
         try:
@@ -146,7 +162,14 @@ class ResponseCache:
         if answer.content:
             entry["stop_reason"] = answer.stop_reason
             entry["content"] = [dict(block) for block in answer.content]
-        self._store().set(key, entry)
+        try:
+            self._store().set(key, entry)
+        except Exception as exc:  # noqa: BLE001 - never lose a paid answer to the cache
+            self._failed("write", exc)
+            self.write = False  # a full disk stays full for the rest of the run
+
+    def _failed(self, what: str, exc: Exception) -> None:
+        self.errors.append(f"cannot {what} it: {exc}")
 
     def stats(self) -> CacheStats:
         store = self._store()

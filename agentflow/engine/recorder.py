@@ -26,42 +26,52 @@ class Recorder:
 
 
 class Recorders(Recorder):
-    """Several recorders as one (the run folder and the history database)."""
+    """Several recorders as one (the run folder and the history database). One that fails
+    does not keep the others from hearing the run: its error is kept in `errors`."""
 
     def __init__(self, *recorders: Recorder) -> None:
         self.recorders = recorders
+        self.errors: list[str] = []
+
+    def _each(self, call: Callable[[Recorder], None]) -> None:
+        for recorder in self.recorders:
+            try:
+                call(recorder)
+            except Exception as exc:  # noqa: BLE001 - kept for the caller to report
+                self.errors.append(f"{type(exc).__name__}: {exc}")
 
     def run_started(self, run: RunResult) -> None:
-        for recorder in self.recorders:
-            recorder.run_started(run)
+        self._each(lambda recorder: recorder.run_started(run))
 
     def task_finished(self, task: TaskResult) -> None:
-        for recorder in self.recorders:
-            recorder.task_finished(task)
+        self._each(lambda recorder: recorder.task_finished(task))
 
     def message(self, event: Event) -> None:
-        for recorder in self.recorders:
-            recorder.message(event)
+        self._each(lambda recorder: recorder.message(event))
 
     def run_finished(self, run: RunResult) -> None:
-        for recorder in self.recorders:
-            recorder.run_finished(run)
+        self._each(lambda recorder: recorder.run_finished(run))
 
 
 class BackgroundRecorder(Recorder):
     """Runs a recorder on one worker thread, in order, so that disk writes (output files,
     SQLite) never stall the event loop between two tasks. `run_finished` waits for every
-    earlier write: when it returns, everything is on disk."""
+    earlier write: when it returns, everything is on disk, or said in `errors` (a full
+    disk, say): a write that fails never stops the others, nor the run."""
 
     def __init__(self, inner: Recorder) -> None:
         self.inner = inner
+        self.errors: list[str] = []
         self._queue: queue.Queue[Callable[[], None] | None] = queue.Queue()
         self._worker = threading.Thread(target=self._drain, name="agentflow-recorder", daemon=True)
         self._worker.start()
 
     def _drain(self) -> None:
         while (job := self._queue.get()) is not None:
-            job()
+            try:
+                job()
+            except Exception as exc:  # noqa: BLE001 - kept for the caller to report
+                self.errors.append(f"{type(exc).__name__}: {exc}")
 
     def run_started(self, run: RunResult) -> None:
         # Deferred too (opening the history may create and migrate it): the first request
