@@ -116,3 +116,15 @@ def test_a_full_disk_before_the_run_is_exit_2(
     result = run_cli(capsys, "run", str(write_workflow(tmp_path, CHAIN)), "--json")
     assert result.code == 2 and result.out == "" and api.count("/v1/messages") == 0
     assert "error: cannot use the" in result.err and "internal error" not in result.err
+
+
+def test_a_read_only_state_folder_is_exit_2(
+    api: MessagesServer, capsys, tmp_path: Path, small_disk: Path, monkeypatch
+) -> None:
+    monkeypatch.setenv("AGENTFLOW_HOME", str(small_disk / "state"))
+    remount = ["mount", "-o", "remount,ro", str(small_disk)]
+    if subprocess.run(remount, capture_output=True, check=False).returncode != 0:
+        pytest.skip("cannot remount the tmpfs read-only here")
+    result = run_cli(capsys, "run", str(write_workflow(tmp_path, CHAIN)), "--json")
+    assert result.code == 2 and result.out == "" and api.count("/v1/messages") == 0
+    assert "cannot use the state folder: Read-only file system" in result.err
