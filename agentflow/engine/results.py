@@ -117,6 +117,7 @@ class RunResult:
     workflow_hash: str = ""  # sha256 of the workflow file's text
     budget_usd: float | None = None
     budget_tokens: int | None = None
+    provider: str = ""  # the provider's name ("" when not recorded)
 
     @property
     def saved_usd(self) -> float:

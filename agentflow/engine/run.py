@@ -263,6 +263,7 @@ async def execute(
         workflow_hash=plan.file_hash,
         budget_usd=plan.budget.usd,
         budget_tokens=plan.budget.tokens,
+        provider=provider.name,
     )
     ctx = RunContext(
         plan=plan,

@@ -16,6 +16,7 @@ USAGE_COLUMNS = (
     "cache_read_input_tokens",
 )
 SAVED_COLUMNS = tuple(f"saved_{name}" for name in USAGE_COLUMNS)
+SIMULATED = "simulate"  # the provider whose runs never count as spend nor teach routing
 
 Migration = Callable[[sqlite3.Connection], None]
 MIGRATIONS: list[Migration] = []
@@ -144,3 +145,10 @@ def m007_task_turns(db: sqlite3.Connection) -> None:
     # Tool-use loops: model turns and tool calls of each task's own conversation.
     db.execute("ALTER TABLE tasks ADD COLUMN turns INTEGER NOT NULL DEFAULT 0")
     db.execute("ALTER TABLE tasks ADD COLUMN tool_calls INTEGER NOT NULL DEFAULT 0")
+
+
+@migration
+def m008_run_provider(db: sqlite3.Connection) -> None:
+    # The provider a run used: a simulated run is recorded, but never counted as spend nor
+    # learned from. NULL: recorded before providers were, so taken as real.
+    db.execute("ALTER TABLE runs ADD COLUMN provider TEXT")

@@ -18,7 +18,7 @@ from agentflow.events import Event
 from agentflow.prices import Usage
 from agentflow.store.db import reading
 from agentflow.store.messages import read_messages
-from agentflow.store.migrations import SAVED_COLUMNS, USAGE_COLUMNS
+from agentflow.store.migrations import SAVED_COLUMNS, SIMULATED, USAGE_COLUMNS
 from agentflow.store.paths import history_path
 
 LIST_HINT = "see `agentflow runs list` for run ids"
@@ -184,6 +184,7 @@ def load_run(run_id: str, path: Path | None = None) -> RunResult:
         workflow_hash=run["workflow_hash"],
         budget_usd=run["budget_usd"],
         budget_tokens=run["budget_tokens"],
+        provider=run["provider"] or "",
     )
 
 
@@ -262,6 +263,8 @@ def resumable_outputs(run_id: str, path: Path | None = None) -> dict[str, PriorO
 
 # Every priced request (an attempt), plus the savings of tasks answered without one (a cache
 # hit or a resume), as rows with a time, the four group keys and the figures to add up.
+# Simulated runs spent nothing: they are left out.
+_REAL = f"coalesce(r.provider, '') != '{SIMULATED}'"
 _ITEMS = f"""
 WITH items AS (
     SELECT a.started_at AS at, a.model AS model, t.agent AS agent, r.workflow AS workflow,
@@ -271,14 +274,14 @@ WITH items AS (
     FROM attempts a
     JOIN tasks t ON t.run_id = a.run_id AND t.task_id = a.task_id
     JOIN runs r ON r.run_id = a.run_id
-    WHERE a.started_at >= :since AND (:workflow IS NULL OR r.workflow = :workflow)
+    WHERE a.started_at >= :since AND (:workflow IS NULL OR r.workflow = :workflow) AND {_REAL}
     UNION ALL
     SELECT coalesce(t.ended_at, t.started_at, r.started_at), t.model, t.agent, r.workflow,
            t.run_id, 0, {", ".join("0" for _ in USAGE_COLUMNS)}, 0.0, t.saved_usd
     FROM tasks t JOIN runs r ON r.run_id = t.run_id
     WHERE t.saved_usd != 0
       AND coalesce(t.ended_at, t.started_at, r.started_at) >= :since
-      AND (:workflow IS NULL OR r.workflow = :workflow)
+      AND (:workflow IS NULL OR r.workflow = :workflow) AND {_REAL}
 )
 SELECT {{key}} AS key, count(DISTINCT run_id) AS runs, sum(requests) AS requests,
        {", ".join(f"sum({c}) AS {c}" for c in USAGE_COLUMNS)},

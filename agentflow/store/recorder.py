@@ -38,6 +38,7 @@ def _run_row(run: RunResult, status: str) -> dict[str, Any]:
         "ended_at": run.ended_at or None,  # 0.0 means "not ended yet" in RunResult
         "budget_usd": run.budget_usd,
         "budget_tokens": run.budget_tokens,
+        "provider": run.provider or None,
         "requests": run.requests,
         **usage.as_dict(),
         "cost_usd": run.cost_usd,

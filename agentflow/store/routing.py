@@ -19,8 +19,9 @@ from agentflow.routing.adaptive import (
 from agentflow.routing.choose import escalate_chain
 from agentflow.spec.workflow import Workflow
 from agentflow.store.db import reading
+from agentflow.store.migrations import SIMULATED
 
-_RECORDS = """
+_RECORDS = f"""
 SELECT a.run_id, a.task_id, a.model,
        MAX(a.ok) AS passed,
        MAX(CASE WHEN a.error_kind = 'invalid_output' THEN 1 ELSE 0 END) AS failed_checks,
@@ -28,7 +29,8 @@ SELECT a.run_id, a.task_id, a.model,
        MAX(r.started_at) AS started_at
 FROM attempts a JOIN runs r ON r.run_id = a.run_id
 WHERE a.purpose = 'answer' AND r.run_id IN (
-    SELECT run_id FROM runs WHERE workflow = :workflow ORDER BY started_at DESC LIMIT :runs)
+    SELECT run_id FROM runs WHERE workflow = :workflow AND coalesce(provider, '') != '{SIMULATED}'
+    ORDER BY started_at DESC LIMIT :runs)
 GROUP BY a.run_id, a.task_id, a.model
 ORDER BY started_at DESC, a.task_id, MIN(a.number)
 """

@@ -496,5 +496,25 @@ def test_agentflow_run_is_recorded(home: Path, capsys, monkeypatch: pytest.Monke
     assert listed[0]["status"] == "succeeded" and listed[0]["tasks"] == len(summary["tasks"])
     shown = run_cli(capsys, "runs", "show", summary["run_id"], "--json").json()
     assert shown == summary
+    spent = run_cli(capsys, "report", "--json").json()["totals"]  # simulated: not spend
+    assert (spent["runs"], spent["requests"], spent["cost_usd"]) == (0, 0, 0)
     for file in home.glob("history.db*"):
         assert b"sk-ant-never-stored" not in file.read_bytes()
+
+
+def test_simulated_runs_are_recorded_but_never_spend_nor_teach(tmp_path: Path) -> None:
+    """Issue 11, item 17: a simulate run's $ counted as spend and taught adaptive routing."""
+    from dataclasses import replace
+
+    from agentflow.store.routing import model_records
+
+    path = tmp_path / "history.db"
+    real = make_run("20250105-000000-real00", started_at=NOW - 300)
+    record(real, path)
+    for i in range(3):
+        record(replace(make_run(f"20250106-00000{i}-sim000"), provider="simulate"), path)
+    assert len(list_runs(path=path)) == 4  # recorded, and listed
+    assert load_run("20250106-000000-sim000", path).provider == "simulate"
+    total = report(path=path).total
+    assert total.runs == 1 and total.cost_usd == pytest.approx(real.cost_usd)
+    assert {r.run_id for r in model_records("notes", path=path)} == {real.run_id}

@@ -305,15 +305,19 @@ def test_a_database_at_m005_gains_messages_and_keeps_its_runs(
     assert "m006_messages" in names
     old_version = MIGRATIONS[: names.index("m005_attempt_purpose") + 1]
     old_run = make_run("20250201-000000-old005")
-    newer_columns = ("turns", "tool_calls")  # m007's, which a version at m005 did not write
-    task_row = agentflow.store.recorder._task_row
+    newer_columns = ("turns", "tool_calls", "provider")  # m007's and m008's, unknown at m005
+    task_row, run_row = agentflow.store.recorder._task_row, agentflow.store.recorder._run_row
 
     def old_task_row(*args):
         return {k: v for k, v in task_row(*args).items() if k not in newer_columns}
 
+    def old_run_row(*args):
+        return {k: v for k, v in run_row(*args).items() if k not in newer_columns}
+
     with monkeypatch.context() as patch:  # recorded by a version that stopped at m005
         patch.setattr(agentflow.store.migrations, "MIGRATIONS", old_version)
         patch.setattr(agentflow.store.recorder, "_task_row", old_task_row)
+        patch.setattr(agentflow.store.recorder, "_run_row", old_run_row)
         recorder = HistoryRecorder()
         recorder.run_finished(old_run)
         assert not recorder.errors
