@@ -44,7 +44,8 @@ def render_agents(agents: list[Agent], console: Console) -> None:
     for name in ("name", "model", "tools", "description", "file"):
         table.add_column(name, overflow="fold" if name == "file" else "ellipsis")
     for agent in agents:
-        tools = ", ".join(agent.tools) if agent.tools else "(all)"
+        # Without a `tools` line Claude Code gives an agent every tool; agentflow gives none.
+        tools = ", ".join(agent.tools) if agent.tools else "(none)"
         table.add_row(
             agent.name,
             agent.model or "-",

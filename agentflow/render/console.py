@@ -41,7 +41,13 @@ def usd(value: float | None) -> str:
         return "-"
     if value == 0:
         return "$0"
-    return f"${value:.4f}" if value < 1 else f"${value:,.2f}"
+    sign, value = ("-", -value) if value < 0 else ("", value)
+    return sign + (f"${value:.4f}" if value < 1 else f"${value:,.2f}")
+
+
+def plural(n: int, word: str) -> str:
+    """`1 turn`, `2 turns`."""
+    return f"{n} {word}" + ("" if n == 1 else "s")
 
 
 def count(value: int | None) -> str:

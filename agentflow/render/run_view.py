@@ -12,7 +12,7 @@ from rich.text import Text
 
 from agentflow.engine.results import RunResult, TaskResult
 from agentflow.prices import Usage
-from agentflow.render.console import count, table_box, usd
+from agentflow.render.console import count, plural, table_box, usd
 
 STATUS_STYLE = {
     "pending": "dim",
@@ -80,8 +80,8 @@ def _note(task: TaskResult) -> str:
         return f"{escalated}; {_cut(task.error, 40)}" if task.error else escalated
     if task.turns:
         asked = len({a.purpose for a in task.attempts if a.purpose.startswith("ask:")})
-        loop = f"{task.turns} turns, {task.tool_calls} tool calls"
-        loop += f", asked {asked} agent{'s' if asked != 1 else ''}" if asked else ""
+        loop = f"{plural(task.turns, 'turn')}, {plural(task.tool_calls, 'tool call')}"
+        loop += f", asked {plural(asked, 'agent')}" if asked else ""
         loop += " (from the cache)" if task.source == "cache" else ""
         return f"{loop}; {_cut(task.error, 60)}" if task.error else loop
     if task.source == "cache":
@@ -145,12 +145,16 @@ class _Group:
 
 
 def cost_table(run: RunResult, console: Console, by: str) -> Table:
-    """Spend and savings grouped by `model` or `agent`."""
+    """Spend and savings grouped by `model` (each attempt on the model it was made on, so
+    an escalated task's cost is split between its models) or `agent`."""
     groups: dict[str, _Group] = defaultdict(_Group)
     for task in run.tasks.values():
         if not task.attempts and not task.source:
             continue
-        group = groups[(task.model if by == "model" else task.agent) or "(no agent)"]
+        if by == "model":
+            _by_model(task, groups)
+            continue
+        group = groups[task.agent or "(no agent)"]
         group.tasks += 1
         group.usage = group.usage + task.usage
         group.cost += task.cost_usd
@@ -171,6 +175,20 @@ def cost_table(run: RunResult, console: Console, by: str) -> Table:
             usd(group.saved),
         )
     return table
+
+
+def _by_model(task: TaskResult, groups: dict[str, _Group]) -> None:
+    """A task's attempts under the models they were made on; what a cache or an earlier run
+    saved, under the model of its answer."""
+    models = list(dict.fromkeys(a.model for a in task.attempts)) or [task.model]
+    for model in models:
+        groups[model].tasks += 1
+    for attempt in task.attempts:
+        group = groups[attempt.model]
+        group.usage = group.usage + attempt.usage
+        group.cost += attempt.cost_usd
+        group.saved += attempt.prompt_cache_saved_usd
+    groups[task.model].saved += task.saved_usd
 
 
 def render_run(run: RunResult, console: Console) -> None:
