@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import difflib
 import json
+import math
 import os
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -117,7 +118,7 @@ def _parse_table(data: Any, source: str) -> tuple[dict[str, str], dict[str, Mode
     models: dict[str, ModelPrice] = {}
     for model_id, entry in models_raw.items():
         try:
-            models[str(model_id)] = ModelPrice(
+            price = ModelPrice(
                 model=str(model_id),
                 input=float(entry["input"]),
                 output=float(entry["output"]),
@@ -126,12 +127,20 @@ def _parse_table(data: Any, source: str) -> tuple[dict[str, str], dict[str, Mode
                 min_cache_tokens=int(entry.get("min_cache_tokens", 1024)),
                 tier=str(entry.get("tier", "standard")),
             )
-        except (KeyError, TypeError, ValueError) as exc:
+        except (KeyError, TypeError, ValueError, AttributeError) as exc:
             raise AgentflowError.single(
                 source,
                 f"model {model_id!r}: needs numbers `input` and `output` ({exc})",
                 hint="prices are USD per million tokens",
             ) from None
+        rates = (price.input, price.output, price.cache_write, price.cache_read)
+        if not all(math.isfinite(rate) and rate >= 0 for rate in rates):
+            raise AgentflowError.single(
+                source,
+                f"model {model_id!r}: a price must be a number of dollars, 0 or more",
+                hint="prices are USD per million tokens",
+            )
+        models[str(model_id)] = price
     return {str(k): str(v) for k, v in aliases.items()}, models
 
 

@@ -94,6 +94,7 @@ def agent_folders(dirs: list[Path] | None) -> list[Path]:
     return folders
 
 
+MAX_DURATION_SECONDS = 100 * 365 * 86_400
 UNIT_SECONDS = {"s": 1, "m": 60, "h": 3600, "d": 86_400, "w": 7 * 86_400}
 _DURATION = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*([smhdw])\s*$", re.IGNORECASE)
 
@@ -107,4 +108,9 @@ def parse_duration(text: str, option: str) -> float:
             f"cannot read the duration {text!r}",
             hint="use a number and a unit: 90s, 30m, 12h, 7d or 2w",
         )
-    return float(match.group(1)) * UNIT_SECONDS[match.group(2).lower()]
+    seconds = float(match.group(1)) * UNIT_SECONDS[match.group(2).lower()]
+    if seconds > MAX_DURATION_SECONDS:
+        raise AgentflowError.single(
+            option, f"the duration {text!r} is longer than 100 years", hint="use a shorter one"
+        )
+    return seconds

@@ -10,6 +10,7 @@ text again; a valid 10,000-task file never pays for them.
 from __future__ import annotations
 
 import hashlib
+import math
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -97,6 +98,9 @@ class LoadedYaml:
 
 
 _STR = "tag:yaml.org,2002:str"
+_FLOAT = "tag:yaml.org,2002:float"
+_INT = "tag:yaml.org,2002:int"
+MAX_INTEGER = 2**63 - 1  # what SQLite (the history) and JSON consumers hold
 
 
 def _loader_class(file: str, problems: list[Problem]) -> type:
@@ -112,6 +116,9 @@ def _loader_class(file: str, problems: list[Problem]) -> type:
                     continue
                 # A string key is its text; only other keys (1, 0x1, true) need building.
                 key = key_node.value if key_node.tag == _STR else self.construct_object(key_node)
+                if not isinstance(key, str):
+                    problems.append(_not_text_key(file, key_node, key))
+                    continue
                 if key in first_seen:
                     problems.append(
                         _at(
@@ -125,7 +132,33 @@ def _loader_class(file: str, problems: list[Problem]) -> type:
                     first_seen[key] = key_node.start_mark.line + 1
             return super().construct_mapping(node, deep=deep)
 
+        def construct_yaml_float(self, node: yaml.ScalarNode) -> float:
+            value = super().construct_yaml_float(node)
+            if not math.isfinite(value):
+                problems.append(_at(file, node, f"{node.value} is not a number", "write one"))
+            return value
+
+        def construct_yaml_int(self, node: yaml.ScalarNode) -> int:
+            value = super().construct_yaml_int(node)
+            if abs(value) > MAX_INTEGER:
+                message = f"{node.value} is too large (at most {MAX_INTEGER:,})"
+                problems.append(_at(file, node, message))
+            return value
+
+    CheckingLoader.add_constructor(_FLOAT, CheckingLoader.construct_yaml_float)
+    CheckingLoader.add_constructor(_INT, CheckingLoader.construct_yaml_int)
     return CheckingLoader
+
+
+def _not_text_key(file: str, node: yaml.ScalarNode, key: Any) -> Problem:
+    """`yes:`, `on:`, `~:`, `12:` as keys: YAML 1.1 reads them as booleans, null, numbers."""
+    kind = "null" if key is None else type(key).__name__
+    return _at(
+        file,
+        node,
+        f"the key {node.value!r} is read by YAML as {kind} {key!r}, not as text",
+        f"quote it: '{node.value}'",
+    )
 
 
 def _at(file: str, node: yaml.Node, message: str, hint: str | None = None) -> Problem:

@@ -22,6 +22,7 @@ from agentflow.store.migrations import SAVED_COLUMNS, SIMULATED, USAGE_COLUMNS
 from agentflow.store.paths import history_path
 
 LIST_HINT = "see `agentflow runs list` for run ids"
+SQLITE_MAX_INTEGER = 2**63 - 1  # a larger --limit means "all of them"
 
 
 @dataclass(frozen=True)
@@ -88,7 +89,7 @@ def list_runs(
                 WHERE ? IS NULL OR r.workflow = ?
                 ORDER BY r.started_at DESC, r.run_id DESC
                 LIMIT ?""",
-            (*sorted(FINISHED_OK), workflow, workflow, limit),
+            (*sorted(FINISHED_OK), workflow, workflow, min(limit, SQLITE_MAX_INTEGER)),
         ).fetchall()
     return [
         RunRow(

@@ -518,3 +518,12 @@ def test_simulated_runs_are_recorded_but_never_spend_nor_teach(tmp_path: Path) -
     total = report(path=path).total
     assert total.runs == 1 and total.cost_usd == pytest.approx(real.cost_usd)
     assert {r.run_id for r in model_records("notes", path=path)} == {real.run_id}
+
+
+def test_huge_numbers_on_the_command_line_are_answered(home: Path, capsys) -> None:
+    """Issue 11, item 10: these ended in internal errors (SQLite and time_t overflows)."""
+    record(make_run())
+    listed = run_cli(capsys, "runs", "list", "--limit", "99999999999999999999", "--json")
+    assert listed.code == 0 and len(listed.json()) == 1
+    since = run_cli(capsys, "report", "--since", "99999999999999999999d")
+    assert since.code == 2 and "longer than 100 years" in since.err

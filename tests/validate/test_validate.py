@@ -261,3 +261,31 @@ tasks:
     [line] = result.err.strip().splitlines()
     assert f"{path}:9:" in line and "declares no field 'verdcit'" in line
     assert "did you mean 'verdict'?" in line  # `score`, listed as required, is fine
+
+
+@pytest.mark.parametrize(
+    ("body", "expected"),
+    [
+        ("tasks:\n  yes: {prompt: hi}\n", "4:3: error: the key 'yes' is read by YAML as bool True"),
+        ("tasks:\n  ~: {prompt: hi}\n", "4:3: error: the key '~' is read by YAML as null None"),
+        ("tasks:\n  a: {prompt: hi}\n  on: {prompt: x}\n", "the key 'on' is read by YAML as bool"),
+        ("budget: {usd: .nan}\ntasks:\n  a: {prompt: hi}\n", "3:15: error: .nan is not a number"),
+        ("budget: {tokens: 100000000000000000000}\ntasks:\n  a: {prompt: hi}\n", "is too large"),
+    ],
+)
+def test_values_yaml_reads_otherwise_than_written_are_errors(capsys, tmp_path, body, expected):
+    """Issue 11, item 10: these validated, or crashed later with an internal error."""
+    path = write(tmp_path, "version: 1\nname: odd\n" + body)
+    for command in ("validate", "plan"):
+        result = run_cli(capsys, command, str(path))
+        assert result.code == 2 and result.out == ""
+        assert expected in result.err and "internal error" not in result.err
+
+
+@pytest.mark.parametrize("price", [".nan", "-1", ".inf"])
+def test_a_price_that_is_not_a_sum_of_dollars_is_exit_2(capsys, tmp_path, price):
+    prices = tmp_path / "prices.yaml"
+    prices.write_text(f"models:\n  m: {{input: {price}, output: 1}}\n")
+    path = write(tmp_path, "version: 1\nname: p\ntasks:\n  a: {prompt: hi, model: m}\n")
+    result = run_cli(capsys, "plan", str(path), "--prices", str(prices))
+    assert result.code == 2 and "a price must be a number of dollars, 0 or more" in result.err
