@@ -250,11 +250,16 @@ def _with_breakpoint(message: dict[str, Any]) -> dict[str, Any]:
 
 def _usage(usage: Any) -> Usage:
     return Usage(
-        input_tokens=usage.input_tokens or 0,
-        output_tokens=usage.output_tokens or 0,
-        cache_creation_input_tokens=usage.cache_creation_input_tokens or 0,
-        cache_read_input_tokens=usage.cache_read_input_tokens or 0,
+        input_tokens=_tokens(usage.input_tokens),
+        output_tokens=_tokens(usage.output_tokens),
+        cache_creation_input_tokens=_tokens(usage.cache_creation_input_tokens),
+        cache_read_input_tokens=_tokens(usage.cache_read_input_tokens),
     )
+
+
+def _tokens(value: Any) -> int:
+    """A token count as billed: a negative one (a server's bug) must not credit the budget."""
+    return max(0, value or 0)
 
 
 def _response(message: Any, request: ModelRequest, request_id: str | None) -> ModelResponse:
@@ -299,10 +304,10 @@ def _response_from_json(
     return ModelResponse(
         text=text,
         usage=Usage(
-            input_tokens=usage.get("input_tokens") or 0,
-            output_tokens=usage.get("output_tokens") or 0,
-            cache_creation_input_tokens=usage.get("cache_creation_input_tokens") or 0,
-            cache_read_input_tokens=usage.get("cache_read_input_tokens") or 0,
+            input_tokens=_tokens(usage.get("input_tokens")),
+            output_tokens=_tokens(usage.get("output_tokens")),
+            cache_creation_input_tokens=_tokens(usage.get("cache_creation_input_tokens")),
+            cache_read_input_tokens=_tokens(usage.get("cache_read_input_tokens")),
         ),
         model=body.get("model") or request.model,
         stop_reason=body.get("stop_reason"),

@@ -80,6 +80,15 @@ def test_text_and_usage(messages_server: MessagesServer, max_tokens: int) -> Non
     assert response.request_id and response.request_id.startswith("req_")
 
 
+@pytest.mark.parametrize("max_tokens", [200, 8000], ids=["create", "stream"])
+def test_a_negative_usage_never_credits(messages_server: MessagesServer, max_tokens: int) -> None:
+    """Issue 11, item 10: a server's negative count would have credited the budget."""
+    messages_server.script(Reply(usage={"input_tokens": -5000, "cache_read_input_tokens": -1}))
+    response = call(messages_server, request(max_tokens=max_tokens))
+    assert response.usage.input_tokens == 0 and response.usage.cache_read_input_tokens == 0
+    assert response.usage.output_tokens > 0
+
+
 def test_stream_and_create_agree(messages_server: MessagesServer) -> None:
     chunks = ["Two ", "sentences ", "here."]
     messages_server.script(Reply(text="Two sentences here."), Reply(stream_chunks=chunks))
