@@ -148,36 +148,20 @@ def _not_saved(
 ) -> list[Problem]:
     """Warnings for what could not be saved (a full disk, say): the run itself went on,
     and its answers are in the output either way."""
-    found = []
-    if history_errors:
-        kept = "the run folder" if not folder_errors else "this command's output"
-        found.append(
-            Problem(
-                str(history_path()),
-                f"the run history was not fully written: {history_errors[0]}",
-                hint=f"the outputs are in {kept}",
-                severity="warning",
-            )
-        )
-    if folder_errors:
-        found.append(
-            Problem(
-                str(folder.path),
-                f"the run folder was not fully written: {folder_errors[0]}",
-                hint="the outputs are in this command's output (use --json to keep them)",
-                severity="warning",
-            )
-        )
-    if cache is not None and cache.errors:
-        found.append(
-            Problem(
-                str(cache.directory),
-                f"answers were not stored in the response cache: {cache.errors[0]}",
-                hint="a re-run will ask for them again",
-                severity="warning",
-            )
-        )
-    return found
+    kept = "the run folder" if not folder_errors else "this command's output"
+    failures = [
+        (history_path(), "the run history was not fully written", history_errors,
+         f"the outputs are in {kept}"),
+        (folder.path, "the run folder was not fully written", folder_errors,
+         "the outputs are in this command's output (use --json to keep them)"),
+        (cache.directory if cache else None, "answers were not stored in the response cache",
+         cache.errors if cache else [], "a re-run will ask for them again"),
+    ]  # fmt: skip
+    return [
+        Problem(str(where), f"{what}: {errors[0]}", hint=hint, severity="warning")
+        for where, what, errors, hint in failures
+        if errors
+    ]
 
 
 def _show(result: RunResult, as_json: bool) -> None:
