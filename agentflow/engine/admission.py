@@ -86,6 +86,8 @@ class Admission:
         if asking is not None:
             total += ctx.worst_attempt(asking) * (CLASSIFY_RETRIES + 1)
         reservation = ctx.ledger.reserve(tid, total)
+        if reservation is None and ctx.ledger.overran is not None:
+            return Decision("over_budget", key, reason=ctx.ledger.overran)
         if reservation is None:
             if ctx.ledger.fits(total, counting_reserved=False):
                 return Decision("wait_budget", key)  # in-flight reservations may yet be released

@@ -22,7 +22,7 @@ from agentflow.engine.scheduler import ScheduleMode
 from agentflow.plan.model import Plan
 from agentflow.prices import PriceTable
 from agentflow.providers.base import ModelRequest, Provider
-from agentflow.tokens import conversation_tokens, estimate_request_tokens, fewer_tokens_than
+from agentflow.tokens import bound_conversation_tokens, bound_request_tokens, fewer_tokens_than
 
 
 @dataclass(frozen=True)
@@ -87,20 +87,33 @@ class RunContext:
     def worst_attempt(
         self, request: ModelRequest, input_tokens: int | None = None, models: tuple[str, ...] = ()
     ) -> Cost:
-        """One attempt's worst case; with `models` (an escalate chain), one attempt on each.
-        With no cap there is nothing to reserve, and nothing is counted."""
+        """What one attempt reserves against the cap: `attempt_bound`, or nothing when
+        there is no cap."""
         if not self.ledger.limited:
             return ZERO
-        tokens_in = input_tokens
-        if tokens_in is None:
-            tokens_in = estimate_request_tokens(request.system, [request.prompt])
-            if request.history or request.tools:
-                tokens_in += conversation_tokens(request.history, request.tools)
+        return self.attempt_bound(request, input_tokens, models)
+
+    def attempt_bound(
+        self, request: ModelRequest, input_tokens: int | None = None, models: tuple[str, ...] = ()
+    ) -> Cost:
+        """The most one attempt can be billed; with `models` (an escalate chain), one
+        attempt on each. Input is the API's own count when known (`input_tokens`), else
+        bounded by the request's bytes; output is `max_tokens`; each input token at the
+        dearest rate it can be billed."""
+        tokens_in = self.input_bound(request) if input_tokens is None else input_tokens
         usd = 0.0
         for model in models or (request.model,):
             usd += tokens_in * self.prices.worst_input_rate(model)
             usd += request.max_tokens * self.prices.price(model).output / 1_000_000
         return Cost(usd, (tokens_in + request.max_tokens) * max(1, len(models)))
+
+    @staticmethod
+    def input_bound(request: ModelRequest) -> int:
+        """An upper bound on the request's input tokens, whatever its text."""
+        tokens = bound_request_tokens(request.system, [request.prompt])
+        if request.history or request.tools:
+            tokens += bound_conversation_tokens(request.history, request.tools)
+        return tokens
 
     def worth_caching(self, model: str, system: str) -> bool:
         """A breakpoint after the system prompt pays once it reaches the model's minimum

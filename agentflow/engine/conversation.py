@@ -14,7 +14,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, replace
 from typing import Any
 
-from agentflow.engine.attempts import Judge, Outcome, parse_structured, run_attempts
+from agentflow.engine.attempts import Judge, Outcome, cacheable, parse_structured, run_attempts
 from agentflow.engine.cache import CachedAnswer, request_hash
 from agentflow.engine.context import RunContext
 from agentflow.engine.ledger import Cost, Reservation
@@ -195,8 +195,11 @@ class Conversation:
         talk.outcome = outcome
         if not outcome.ok or outcome.response is None:
             return None
-        answer = CachedAnswer.of(outcome.response, outcome.document, model=request.model, turn=True)
-        ctx.cache.store(key, answer)
+        if cacheable(outcome.response):
+            answer = CachedAnswer.of(
+                outcome.response, outcome.document, model=request.model, turn=True
+            )
+            ctx.cache.store(key, answer)
         return outcome.response
 
     async def _run_tools(
@@ -266,7 +269,10 @@ def _notes_text(notes: list[str]) -> str:
     return "Since your last turn:\n" + "\n".join(f"- {note}" for note in notes)
 
 
-def _turn_judge(accept: Judge | None) -> Judge:
+def _turn_judge(accept: Judge | None) -> Judge | None:
+    if accept is None:
+        return None  # run_attempts' own rule: empty answers and refusals fail
+
     def judge(response: ModelResponse, document: Any) -> str | None:
         if response.stop_reason == "tool_use" and response.tool_uses():
             return None  # not the answer yet: the checks judge the last turn

@@ -55,6 +55,7 @@ class BudgetLedger:
         self.cap = cap
         self.spent = ZERO
         self.reserved = ZERO
+        self.overran: str | None = None  # why no new work may start, once a charge overran
 
     @property
     def limited(self) -> bool:
@@ -67,7 +68,7 @@ class BudgetLedger:
         )
 
     def reserve(self, task_id: str, worst: Cost) -> Reservation | None:
-        if not self.fits(worst):
+        if self.overran is not None or not self.fits(worst):
             return None
         self.reserved += worst
         return Reservation(task_id, worst)
@@ -79,7 +80,7 @@ class BudgetLedger:
             max(0.0, worst.usd - reservation.held.usd),
             max(0, worst.tokens - reservation.held.tokens),
         )
-        if grow != ZERO and not self.fits(grow):
+        if grow != ZERO and (self.overran is not None or not self.fits(grow)):
             return False
         self.reserved += worst - reservation.held
         reservation.held = worst
@@ -88,6 +89,13 @@ class BudgetLedger:
     def charge(self, reservation: Reservation, actual: Cost) -> None:
         """Move one attempt's real cost from the reservation to the spent total."""
         self.spent += actual
+        if self.limited and self.overran is None and not reservation.held.covers(actual):
+            self.overran = (
+                f"budget: task {reservation.task_id!r} was billed ${actual.usd:.4f} "
+                f"({actual.tokens:,} tokens), more than the ${reservation.held.usd:.4f} "
+                f"({reservation.held.tokens:,} tokens) held for it; no new work is started "
+                "so the cap holds"
+            )
         taken = Cost(
             min(actual.usd, reservation.held.usd), min(actual.tokens, reservation.held.tokens)
         )

@@ -35,6 +35,7 @@ class Progress:
         if answer is not None:
             task.output, task.document, task.source = answer.output, answer.document, answer.source
             task.model = answer.model or task.model
+            task.truncated = answer.truncated
             task.saved_usage = task.saved_usage + answer.saved_usage
             task.saved_usd += answer.saved_usd
         if status == "running" or (answer is not None and task.started_at is None):

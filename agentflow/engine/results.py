@@ -34,6 +34,9 @@ class Attempt:
     # What prompt caching saved on this attempt against the same tokens billed uncached.
     prompt_cache_saved_usd: float = 0.0
     purpose: str = "answer"  # or "classify": routing.classifier choosing the task's tier
+    # The outcome is unknown (timed out, abandoned, cancelled, unreadable): usage and cost
+    # are the most the API can bill for it ("up to"), not what it reported.
+    estimated: bool = False
 
     def renumbered(self, number: int) -> Attempt:
         return replace(self, number=number)
@@ -61,6 +64,7 @@ class Answer:
     saved_usage: Usage = Usage()
     saved_usd: float = 0.0
     model: str | None = None  # the model that gave it, when it came from a cache or a run
+    truncated: bool = False  # cut at max_tokens (stop_reason "max_tokens"): kept, not cached
 
 
 @dataclass
@@ -81,6 +85,7 @@ class TaskResult:
     saved_usd: float = 0.0  # what that would have cost
     turns: int = 0  # model turns of a tool-use loop (0: a single call)
     tool_calls: int = 0  # tools the task's own conversation called
+    truncated: bool = False  # the output was cut at max_tokens
 
     @property
     def usage(self) -> Usage:
@@ -96,6 +101,11 @@ class TaskResult:
     @property
     def cost_usd(self) -> float:
         return sum(a.cost_usd for a in self.attempts)
+
+    @property
+    def estimated_usd(self) -> float:
+        """The part of `cost_usd` that is an upper bound, not a reported bill."""
+        return sum(a.cost_usd for a in self.attempts if a.estimated)
 
     @property
     def requests(self) -> int:
@@ -134,6 +144,11 @@ class RunResult:
     @property
     def cost_usd(self) -> float:
         return sum(t.cost_usd for t in self.tasks.values())
+
+    @property
+    def estimated_usd(self) -> float:
+        """The part of `cost_usd` charged at attempts' worst cases (outcome unknown)."""
+        return sum(t.estimated_usd for t in self.tasks.values())
 
     @property
     def requests(self) -> int:

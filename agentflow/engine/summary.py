@@ -23,6 +23,9 @@ def task_summary(task: TaskResult) -> dict[str, Any]:
         "error": task.error,
         "usage": task.usage.as_dict(),
         "cost_usd": _round(task.cost_usd),
+        # The part of cost_usd that is an upper bound: attempts whose outcome is unknown.
+        "cost_estimated_usd": _round(task.estimated_usd),
+        "truncated": task.truncated,
         "source": task.source,
         "request_hash": task.request_hash,
         "saved_usage": task.saved_usage.as_dict(),
@@ -43,6 +46,7 @@ def run_summary(run: RunResult) -> dict[str, Any]:
         "totals": {
             **usage.as_dict(),
             "cost_usd": _round(run.cost_usd),
+            "cost_estimated_usd": _round(run.estimated_usd),
             "requests": run.requests,
             "wall_seconds": round(run.wall_seconds, 3),
             "saved_usd": _round(run.saved_usd),

@@ -9,7 +9,7 @@ from dataclasses import dataclass, replace
 from typing import Any
 
 from agentflow.engine.admission import Admission, Decision
-from agentflow.engine.attempts import Judge, Outcome, run_attempts
+from agentflow.engine.attempts import Judge, Outcome, cacheable, run_attempts
 from agentflow.engine.cache import CachedAnswer, request_hash
 from agentflow.engine.context import RunContext
 from agentflow.engine.conversation import Conversation, TurnSettings
@@ -20,7 +20,6 @@ from agentflow.engine.toolbox import TaskToolbox, TaskTurnBudget
 from agentflow.providers.base import ModelRequest, ModelResponse, ProviderError
 from agentflow.routing.checks import answer_problem
 from agentflow.routing.classifier import CLASSIFY_RETRIES
-from agentflow.tokens import estimate_request_tokens
 from agentflow.tools.base import ToolContext
 
 
@@ -50,10 +49,11 @@ class TaskRunner:
         self.ctx.progress.set_status(task, "running")
         job = _Job(task, decision.request, decision.reservation, on_first_answer)
         if self.ctx.options.exact_count:
-            job = replace(job, tokens_in=await self._exact_count(job))
-            if job.tokens_in is None:
+            fits, counted = await self._exact_count(job)
+            if not fits:
                 self._over_budget(task, "budget: the exact input count no longer fits")
                 return
+            job = replace(job, tokens_in=counted)
         chain = self.ctx.plan.tasks[task.id].escalate or (job.request.model,)
         asking = self.admission.classify_request(task.id, job.request)
         if asking is not None:
@@ -121,6 +121,7 @@ class TaskRunner:
             may_retry=lambda: job.reservation.held.covers(worst),
             accept=judge,
             first_number=len(job.task.attempts) + 1,
+            input_tokens=job.tokens_in,
         )
 
     def _next_fits(self, job: _Job, model: str) -> bool:
@@ -134,16 +135,20 @@ class TaskRunner:
             ctx.progress.set_status(task, status, error=outcome.error)
             return
         output = outcome.text or ""
+        response = outcome.response
+        truncated = response is not None and response.stop_reason == "max_tokens"
         if ctx.plan.tasks[task.id].tools:
             # Answered turn by turn (each turn is cached on its own): from the cache only
             # when no turn was asked of the API.
             from_cache = not any(a.ok for a in task.attempts)
-            answer = Answer(output, outcome.document, "cache" if from_cache else "api")
+            source = "cache" if from_cache else "api"
+            answer = Answer(output, outcome.document, source, truncated=truncated)
             ctx.progress.set_status(task, "cached" if from_cache else "succeeded", answer=answer)
             return
-        ctx.progress.set_status(task, "succeeded", answer=Answer(output, outcome.document))
-        if decision.key is not None and outcome.response is not None:
-            usage = outcome.response.usage
+        answer = Answer(output, outcome.document, truncated=truncated)
+        ctx.progress.set_status(task, "succeeded", answer=answer)
+        if decision.key is not None and response is not None and cacheable(response):
+            usage = response.usage
             ctx.cache.store(decision.key, CachedAnswer(output, outcome.document, task.model, usage))
 
     async def _converse(self, job: _Job, request: ModelRequest, judge: Judge | None) -> Outcome:
@@ -199,8 +204,9 @@ class TaskRunner:
             )
             if outcome.ok and isinstance(outcome.document, dict) and outcome.response is not None:
                 tier = outcome.document.get("tier")
-                answer = CachedAnswer.of(outcome.response, outcome.document, model=asking.model)
-                ctx.cache.store(key, answer)
+                if cacheable(outcome.response):
+                    answer = CachedAnswer.of(outcome.response, outcome.document, model=asking.model)
+                    ctx.cache.store(key, answer)
         tiers = ctx.plan.routing.tiers
         tier = tier if tier in tiers else ctx.plan.tasks[task.id].tier
         model = ctx.prices.resolve(tiers[tier or "standard"])
@@ -208,19 +214,15 @@ class TaskRunner:
         worst = ctx.worst_attempt(replace(job.request, model=model), job.tokens_in)
         return model if ctx.ledger.resize(job.reservation, worst * ctx.attempts(task.id)) else None
 
-    async def _exact_count(self, job: _Job) -> int | None:
-        """The provider's own input count, with the reservation resized to it; None when
-        it no longer fits. A provider that cannot count keeps the (over-)estimate."""
+    async def _exact_count(self, job: _Job) -> tuple[bool, int | None]:
+        """The provider's own input count, with the reservation resized to it (False when
+        it no longer fits). A provider that cannot count keeps the byte bound (None)."""
         ctx, request = self.ctx, job.request
         await ctx.gate.ready()
         try:
             counted = await ctx.provider.count_tokens(request)
         except (ProviderError, AttributeError, NotImplementedError):
-            return estimate_request_tokens(request.system, [request.prompt])
+            return True, None
         chain = ctx.plan.tasks[job.task.id].escalate
         worst = ctx.worst_attempt(request, counted, models=chain)
-        return (
-            counted
-            if ctx.ledger.resize(job.reservation, worst * ctx.attempts(job.task.id))
-            else None
-        )
+        return ctx.ledger.resize(job.reservation, worst * ctx.attempts(job.task.id)), counted

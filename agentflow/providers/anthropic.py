@@ -25,26 +25,18 @@ except ImportError:  # pragma: no cover
     import httpx as httpx2  # type: ignore[no-redef]
 
 from agentflow.prices import Usage
+from agentflow.providers.answers import (
+    ERROR_KINDS,
+    ToolInputs,
+    read_answer,
+    read_message,
+    stream_usage,
+)
 from agentflow.providers.base import ErrorKind, ModelRequest, ModelResponse, ProviderError
 
 # Requests allowing this many output tokens or more are streamed. Below it a reply takes
 # at most a minute or two, well inside what a plain HTTP request survives.
 STREAM_THRESHOLD = 4096
-
-# `error.type` of an SSE `error` event: the HTTP status was already 200, so the body is
-# the only way to tell an overload from a bad request.
-_STREAM_ERROR_KINDS: dict[str, ErrorKind] = {
-    "rate_limit_error": "rate_limit",
-    "overloaded_error": "overloaded",
-    "api_error": "server",
-    "timeout_error": "server",
-    "authentication_error": "auth",
-    "permission_error": "auth",
-    "invalid_request_error": "client",
-    "not_found_error": "client",
-    "request_too_large": "client",
-    "billing_error": "client",
-}
 
 
 class AnthropicProvider:
@@ -70,9 +62,7 @@ class AnthropicProvider:
             raw = await self._client.messages.with_raw_response.create(
                 **params, timeout=request.timeout
             )
-            return _response_from_json(
-                raw.http_response.json(), request, raw.headers.get("request-id")
-            )
+            return read_answer(raw.http_response, request)
         except anthropic.APIError as exc:
             raise self._error(exc, request) from None
 
@@ -111,12 +101,14 @@ class AnthropicProvider:
         seen: Usage | None = None  # billed so far, kept for when the stream breaks
         request_id: str | None = None
         finished = False
+        tool_inputs = ToolInputs()
         try:
             async with self._client.messages.stream(**params, timeout=request.timeout) as stream:
                 request_id = stream.request_id
                 async for event in stream:
                     if event.type in ("message_start", "message_delta"):
-                        seen = _usage(stream.current_message_snapshot.usage)
+                        seen = stream_usage(stream.current_message_snapshot.usage)
+                    tool_inputs.hear(event)
                     finished = finished or event.type == "message_stop"
                 if not finished:  # a clean close before message_stop is still a cut stream
                     raise ProviderError(
@@ -124,6 +116,7 @@ class AnthropicProvider:
                         "the stream ended before the message was complete",
                         usage=seen,
                         request_id=request_id,
+                        unknown_outcome=True,
                     )
                 message = await stream.get_final_message()
         except anthropic.APIError as exc:
@@ -138,6 +131,7 @@ class AnthropicProvider:
                 f"the stream stalled (timeout {request.timeout:g}s)",
                 usage=seen,
                 request_id=request_id,
+                unknown_outcome=True,
             ) from None
         except httpx2.TransportError as exc:
             raise ProviderError(
@@ -145,23 +139,39 @@ class AnthropicProvider:
                 f"the stream broke: {self._redact(str(exc)) or type(exc).__name__}",
                 usage=seen,
                 request_id=request_id,
+                unknown_outcome=True,
             ) from None
-        return _response(message, request, request_id)
+        except ProviderError:
+            raise
+        except Exception as exc:  # noqa: BLE001 - an event the SDK could not read
+            raise ProviderError(
+                "server",
+                f"unreadable stream ({type(exc).__name__}: {self._redact(str(exc))[:200]})",
+                usage=seen,
+                request_id=request_id,
+                unknown_outcome=True,
+            ) from None
+        return read_message(message, request, request_id)
 
     def _error(self, exc: anthropic.APIError, request: ModelRequest) -> ProviderError:
         # APITimeoutError subclasses APIConnectionError, so it must be checked first.
         if isinstance(exc, anthropic.APITimeoutError):
-            return ProviderError("timeout", f"no answer within {request.timeout:g}s")
+            return ProviderError(
+                "timeout", f"no answer within {request.timeout:g}s", unknown_outcome=True
+            )
         if isinstance(exc, anthropic.APIConnectionError):
             cause = exc.__cause__
             detail = str(cause) if cause is not None and str(cause) else "connection failed"
             where = exc.request.url.host if exc.request is not None else "the API"
-            return ProviderError("connection", self._redact(f"cannot reach {where}: {detail}"))
+            # Refused before the request left: nothing to bill. Dropped after: unknown.
+            sent = not isinstance(cause, httpx2.ConnectError | httpx2.ConnectTimeout)
+            message = self._redact(f"cannot reach {where}: {detail}")
+            return ProviderError("connection", message, unknown_outcome=sent)
         if isinstance(exc, anthropic.APIStatusError):
             status = exc.status_code
             message = self._redact(_api_message(exc))
             if status < 400:  # an `error` event inside a 200 stream
-                kind = _STREAM_ERROR_KINDS.get(exc.type or "", "server")
+                kind = ERROR_KINDS.get(exc.type or "", "server")
                 return ProviderError(kind, message, request_id=exc.request_id)
             return ProviderError(
                 _status_kind(exc),
@@ -172,7 +182,9 @@ class AnthropicProvider:
             )
         if isinstance(exc, anthropic.APIResponseValidationError):
             # A reply that does not parse is the server's fault and may not recur.
-            return ProviderError("server", f"malformed response (HTTP {exc.status_code})")
+            return ProviderError(
+                "server", f"malformed response (HTTP {exc.status_code})", unknown_outcome=True
+            )
         return ProviderError("client", self._redact(str(exc) or type(exc).__name__))
 
     def _redact(self, text: str) -> str:
@@ -246,71 +258,3 @@ def _with_breakpoint(message: dict[str, Any]) -> dict[str, Any]:
     blocks = [dict(block) for block in blocks]
     blocks[-1]["cache_control"] = {"type": "ephemeral"}
     return {**message, "content": blocks}
-
-
-def _usage(usage: Any) -> Usage:
-    return Usage(
-        input_tokens=_tokens(usage.input_tokens),
-        output_tokens=_tokens(usage.output_tokens),
-        cache_creation_input_tokens=_tokens(usage.cache_creation_input_tokens),
-        cache_read_input_tokens=_tokens(usage.cache_read_input_tokens),
-    )
-
-
-def _tokens(value: Any) -> int:
-    """A token count as billed: a negative one (a server's bug) must not credit the budget."""
-    return max(0, value or 0)
-
-
-def _response(message: Any, request: ModelRequest, request_id: str | None) -> ModelResponse:
-    text = "".join(block.text for block in message.content if block.type == "text")
-    return ModelResponse(
-        text=text,
-        usage=_usage(message.usage),
-        model=getattr(message, "model", None) or request.model,
-        stop_reason=message.stop_reason,
-        request_id=request_id,
-        content=_blocks(block.model_dump(exclude_none=True) for block in message.content),
-    )
-
-
-def _blocks(blocks: Any) -> tuple[dict[str, Any], ...]:
-    """Text and tool_use blocks as they go back into the next turn (citations and other
-    response-only fields dropped: the API refuses some of them in a request)."""
-    kept: list[dict[str, Any]] = []
-    for block in blocks:
-        kind = block.get("type")
-        if kind == "text" and block.get("text"):  # the API refuses empty text blocks
-            kept.append({"type": "text", "text": block.get("text", "")})
-        elif kind == "tool_use":
-            kept.append(
-                {
-                    "type": "tool_use",
-                    "id": block.get("id"),
-                    "name": block.get("name"),
-                    "input": block.get("input") or {},
-                }
-            )
-    return tuple(kept)
-
-
-def _response_from_json(
-    body: dict[str, Any], request: ModelRequest, request_id: str | None
-) -> ModelResponse:
-    usage = body.get("usage") or {}
-    text = "".join(
-        block.get("text", "") for block in body.get("content") or [] if block.get("type") == "text"
-    )
-    return ModelResponse(
-        text=text,
-        usage=Usage(
-            input_tokens=_tokens(usage.get("input_tokens")),
-            output_tokens=_tokens(usage.get("output_tokens")),
-            cache_creation_input_tokens=_tokens(usage.get("cache_creation_input_tokens")),
-            cache_read_input_tokens=_tokens(usage.get("cache_read_input_tokens")),
-        ),
-        model=body.get("model") or request.model,
-        stop_reason=body.get("stop_reason"),
-        request_id=request_id,
-        content=_blocks(body.get("content") or []),
-    )

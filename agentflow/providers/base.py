@@ -21,6 +21,8 @@ ErrorKind = Literal[
     "invalid_output",  # the answer failed its output_schema: retry (the attempt is charged)
     "client",  # 400, 404, 413, ...: never retried
     "auth",  # 401, 403: never retried
+    "refusal",  # stop_reason "refusal": never retried on the same model
+    "cancelled",  # the run or an ask stopped waiting for the attempt
 ]
 
 RETRYABLE: frozenset[str] = frozenset(
@@ -74,6 +76,7 @@ class ProviderError(Exception):
         retry_after: float | None = None,
         usage: Usage | None = None,
         request_id: str | None = None,
+        unknown_outcome: bool = False,
     ) -> None:
         super().__init__(message)
         self.kind: ErrorKind = kind
@@ -82,6 +85,10 @@ class ProviderError(Exception):
         self.retry_after = retry_after
         self.usage = usage  # tokens the failed attempt was still billed for, when known
         self.request_id = request_id
+        # The request reached the API but how it ended is not known (a timeout, a dropped
+        # connection, an unreadable answer): the API may bill it in full, so the attempt is
+        # charged its worst case, `usage` (what was seen of it) included.
+        self.unknown_outcome = unknown_outcome
 
     @property
     def retryable(self) -> bool:

@@ -70,7 +70,19 @@ def _cut(text: str | None, width: int = 60) -> str:
     return line if len(line) <= width else line[: width - 1] + "…"
 
 
+def _cost(amount: float, estimated: float) -> str:
+    """A cost; `≤` when part of it is an upper bound (attempts whose outcome is unknown)."""
+    return f"≤{usd(amount)}" if estimated > 0 else usd(amount)
+
+
 def _note(task: TaskResult) -> str:
+    note = _what_happened(task)
+    if task.truncated:
+        return f"truncated at max_tokens; {note}" if note else "truncated at max_tokens"
+    return note
+
+
+def _what_happened(task: TaskResult) -> str:
     models = list(dict.fromkeys(a.model for a in task.attempts if a.purpose == "answer"))
     classified = next((a for a in task.attempts if a.purpose == "classify"), None)
     if classified is not None and len(models) == 1:
@@ -108,7 +120,7 @@ def tasks_table(run: RunResult, console: Console) -> Table:
         ("output", count(usage.output_tokens)),
         ("cache write", count(usage.cache_creation_input_tokens)),
         ("cache read", count(usage.cache_read_input_tokens)),
-        ("cost", usd(run.cost_usd)),
+        ("cost", _cost(run.cost_usd, run.estimated_usd)),
         ("saved", usd(run.saved_usd)),
         ("time", f"{run.wall_seconds:.1f}s"),
         ("note", ""),
@@ -128,7 +140,7 @@ def tasks_table(run: RunResult, console: Console) -> Table:
             count(u.output_tokens),
             count(u.cache_creation_input_tokens),
             count(u.cache_read_input_tokens),
-            usd(task.cost_usd),
+            _cost(task.cost_usd, task.estimated_usd),
             usd(_saved(task)),
             _seconds(task),
             _note(task),
@@ -195,5 +207,12 @@ def render_run(run: RunResult, console: Console) -> None:
     console.print(tasks_table(run, console))
     if run.requests or any(t.source for t in run.tasks.values()):
         console.print(Group(cost_table(run, console, "model"), cost_table(run, console, "agent")))
+    if run.estimated_usd > 0:
+        abandoned = sum(a.estimated for t in run.tasks.values() for a in t.attempts)
+        console.print(
+            f"≤: {plural(abandoned, 'attempt')} ended without a known outcome (timed out, "
+            f"cancelled or unreadable) and {'is' if abandoned == 1 else 'are'} charged at "
+            f"the most the API can bill ({usd(run.estimated_usd)} in all)"
+        )
     counts = ", ".join(f"{n} {status}" for status in STATUS_STYLE if (n := run.count(status)))
     console.print(f"{run.workflow}: {run.status} ({counts}); outputs in {run.run_dir}")

@@ -69,6 +69,12 @@ class Reply:
     stream_chunks: list[str] | None = None  # text_delta pieces; the text is their concatenation
     chunk_delay: float = 0.0  # seconds between SSE events when streaming
     stream_error: str | None = None  # error type sent as an SSE `error` event mid-stream
+    # A faulty answer: the message is made (and billed, in usage_log) as usual, then
+    # `mangle(message)` is sent instead, as JSON, or as is when it returns bytes (with
+    # `content_type`); a stream's encoded SSE events go through `mangle_events`.
+    mangle: Callable[[JSON], Any] | None = None
+    content_type: str = "application/json"
+    mangle_events: Callable[[list[bytes]], list[bytes]] | None = None
 
     @classmethod
     def error(cls, status: int, message: str | None = None, **kw: Any) -> Reply:
@@ -443,7 +449,12 @@ class MessagesServer:
         if request.stream:
             return self._send_stream(handler, request, reply, message, headers, finish)
         finish(usage)
-        handler.send_json(request, 200, message, headers)
+        if reply.mangle is None:
+            return handler.send_json(request, 200, message, headers)
+        sent = reply.mangle(json.loads(json.dumps(message)))
+        data = sent if isinstance(sent, bytes) else json.dumps(sent).encode()
+        base = {"content-type": reply.content_type, "content-length": str(len(data))}
+        handler.send_bytes(request, 200, {**base, **headers}, data)
 
     def _send_stream(
         self,
@@ -460,6 +471,8 @@ class MessagesServer:
             # After message_start, ping, the first content_block_start and one delta.
             error = {"type": "error", "error": {"type": reply.stream_error, "message": "Simulated"}}
             events = events[:4] + [encode_sse("error", error)]
+        if reply.mangle_events is not None:
+            events = reply.mangle_events(events)
         # Chunked transfer encoding keeps the connection reusable after the stream.
         chunks = [b"%x\r\n%s\r\n" % (len(event), event) for event in events]
         chunks[-1] += b"0\r\n\r\n"
