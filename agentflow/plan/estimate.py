@@ -1,9 +1,11 @@
 """What a plan's tasks will cost: tokens and dollars, expected and in the worst case, and
 whether the worst case fits the budget. Documented in README.md:
 
-- input tokens: the prompt with inputs filled, plus the agent's system prompt, counted by
-  `agentflow.tokens` (which over-counts on purpose); each `{{ tasks.X.* }}` reference adds
-  X's expected output (for the expected cost) or X's `max_tokens` (for the worst case);
+- input tokens: the prompt with inputs filled, plus the agent's system prompt: estimated
+  by `agentflow.tokens` for the expected cost, bounded by their UTF-8 bytes for the worst
+  case (a token is at least a byte, so the bound holds whatever the text, as the run's
+  reservations do); each `{{ tasks.X.* }}` reference adds X's expected output (for the
+  expected cost) or X's `max_tokens` (for the worst case);
 - output tokens: `max_tokens` in the worst case, EXPECTED_OUTPUT_FRACTION of it expected;
 - worst-case cost: every attempt (1 + retries) at worst-case input and output, each input
   token at the dearest rate it can be billed (a prompt-cache write), on every model of an
@@ -23,6 +25,8 @@ from agentflow.routing.classifier import SYSTEM as CLASSIFIER_SYSTEM
 from agentflow.spec.templates import RenderContext, parse_template, render_template
 from agentflow.tokens import (
     REQUEST_OVERHEAD_TOKENS,
+    bound_request_tokens,
+    bound_tokens,
     estimate_tokens,
     estimate_tokens_batch,
     fewer_tokens_than,
@@ -35,6 +39,7 @@ def estimate_plan(plan: Plan, prices: PriceTable) -> Estimate:
     """Every task's estimate, in plan order (prompt-cache writes go to the first user of a
     prefix), and the budget check: walking the plan as a run would reserve it."""
     own_tokens = _own_input_tokens(plan)
+    own_bounds = _own_input_bounds(plan)
     expected_out: dict[str, int] = {}
     worst_out: dict[str, int] = {}
     cached_prefixes: set[tuple[str, str]] = set()
@@ -43,7 +48,8 @@ def estimate_plan(plan: Plan, prices: PriceTable) -> Estimate:
         max_out = task.max_tokens
         expected_out[tid] = math.ceil(max_out * EXPECTED_OUTPUT_FRACTION)
         worst_out[tid] = max_out
-        est_in, max_in = _input_tokens(task, own_tokens[tid], (expected_out, worst_out))
+        est_in, _ = _input_tokens(task, own_tokens[tid], (expected_out, worst_out))
+        _, max_in = _input_tokens(task, own_bounds[tid], (expected_out, worst_out))
         drafts[tid] = _task_estimate(plan, task, prices, (est_in, max_in), cached_prefixes)
     uncovered = _uncovered(plan, drafts)
     tasks = {tid: _covered(estimate, tid not in uncovered) for tid, estimate in drafts.items()}
@@ -108,6 +114,15 @@ def _own_input_tokens(plan: Plan) -> dict[str, int]:
     }
 
 
+def _own_input_bounds(plan: Plan) -> dict[str, int]:
+    """Each task's most input tokens before upstream outputs are added: its bytes."""
+    context = RenderContext(plan.inputs, {}, {})
+    return {
+        tid: bound_request_tokens(task.system, [render_template(task.prompt, context)])
+        for tid, task in plan.tasks.items()
+    }
+
+
 def _input_tokens(
     task: PlannedTask, own: int, upstream: tuple[Mapping[str, int], Mapping[str, int]]
 ) -> tuple[int, int]:
@@ -123,7 +138,7 @@ def _classifier_worst(task: PlannedTask, max_in: int, prices: PriceTable) -> flo
     """What asking routing.classifier may cost (its attempts, an over-estimate of input)."""
     if task.classifier is None:
         return 0.0
-    tokens_in = max_in + estimate_tokens(CLASSIFIER_SYSTEM)
+    tokens_in = max_in + bound_tokens(CLASSIFIER_SYSTEM)
     one = tokens_in * prices.worst_input_rate(task.classifier)
     one += CLASSIFY_MAX_TOKENS * prices.price(task.classifier).output / 1e6
     return one * (CLASSIFY_RETRIES + 1)

@@ -24,6 +24,8 @@ def plan_to_json(plan: Plan) -> dict[str, Any]:
         "totals": {
             "tasks": len(plan.tasks),
             "max_cost_usd": round(estimate.max_cost_usd, 6),
+            # How the worst case counts input: "bytes", an upper bound whatever the text.
+            "input_bound": "bytes",
             "est_cost_usd": round(estimate.cost_usd, 6),
             "est_cache_read_tokens": sum(e.cache_read_tokens for e in estimate.tasks.values()),
             "est_cache_write_tokens": sum(e.cache_write_tokens for e in estimate.tasks.values()),
@@ -162,6 +164,11 @@ def _render_budget(plan: Plan, estimate: Estimate, console: Console) -> None:
             f"{count(budget.tokens)} tokens" if budget.tokens is not None else "",
         )
         if part
+    )
+    console.print(
+        "Worst case: each prompt's input bounded by its UTF-8 bytes (a token is at least a "
+        "byte, so this holds whatever the text); the run reserves the same bound, or the "
+        "API's own count with --exact-count"
     )
     if estimate.fits:
         console.print(f"Budget: {caps}: the worst case ({worst}) fits")
