@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import time
 from functools import partial
-from pathlib import Path
 
 import pytest
 
