@@ -95,8 +95,9 @@ def _report(error: AgentflowError) -> None:
 
 def _say(text: str) -> None:
     from agentflow.render.console import make_console
+    from agentflow.render.text import cap_message
 
-    make_console(stderr=True).print(text, markup=False)
+    make_console(stderr=True).print(cap_message(text), markup=False)
 
 
 def main() -> NoReturn:

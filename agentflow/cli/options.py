@@ -60,7 +60,18 @@ def report_problems(problems: Sequence[Problem]) -> None:
     err = make_console(stderr=True)
     for problem in problems:
         style = "red" if problem.is_error else "yellow"
-        err.print(problem.format(), style=style, markup=False, highlight=False)
+        err.print(capped(problem).format(), style=style, markup=False, highlight=False)
+
+
+def capped(problem: Problem) -> Problem:
+    """The problem with its message and hint cut to a few KB (a quoted value to 200
+    characters): a small file cannot make megabytes of message."""
+    from dataclasses import replace
+
+    from agentflow.render.text import cap_message
+
+    hint = cap_message(problem.hint) if problem.hint else problem.hint
+    return replace(problem, message=cap_message(problem.message), hint=hint)
 
 
 def print_json(document: object, *, indent: int | None = None) -> None:

@@ -167,8 +167,12 @@ def _not_saved(
 def _show(result: RunResult, as_json: bool) -> None:
     if as_json:
         from agentflow.engine.summary import run_summary
+        from agentflow.render.text import cap_message
 
-        print_json(run_summary(result))
+        summary = run_summary(result)
+        for task in summary["tasks"].values():  # an API's message can be any size
+            task["error"] = cap_message(task["error"]) if task["error"] else task["error"]
+        print_json(summary)
     else:
         from agentflow.render.console import make_console
         from agentflow.render.run_view import render_run
