@@ -322,3 +322,20 @@ tasks:
     ]
     as_json = run_cli(capsys, "validate", str(path), "--json").json()["files"][0]
     assert not as_json["ok"] and [p["line"] for p in as_json["problems"]] == [5, 6, 7, 8, 9]
+
+
+def test_an_output_schema_whose_required_is_not_a_list_is_a_problem_not_a_crash(capsys, tmp_path):
+    path = write(
+        tmp_path,
+        """\
+version: 1
+name: odd-schema
+defaults: {model: haiku}
+tasks:
+  a: {prompt: x, output_schema: {type: object, required: 1.5}}
+  b: {prompt: "{{ tasks.a.json.verdict }}", needs: [a]}
+""",
+    )
+    result = run_cli(capsys, "validate", str(path))
+    assert result.code == 2 and "internal error" not in result.err
+    assert f"{path}:5:" in result.err and "output_schema" in result.err
