@@ -72,9 +72,11 @@ def _cut(text: str | None, width: int = 60) -> str:
 
 def _note(task: TaskResult) -> str:
     models = list(dict.fromkeys(a.model for a in task.attempts if a.purpose == "answer"))
-    classified = next((a for a in task.attempts if a.purpose == "classify"), None)
-    if classified is not None and len(models) == 1:
-        return f"tier chosen by {classified.model}"
+    classified = [a for a in task.attempts if a.purpose == "classify"]
+    if classified and len(models) == 1:
+        if any(a.ok for a in classified):
+            return f"tier chosen by {classified[0].model}"
+        return f"no usable tier from {classified[0].model}; offline tier: {models[0]}"
     if len(models) > 1:
         escalated = f"escalated {' -> '.join(models)}"
         return f"{escalated}; {_cut(task.error, 40)}" if task.error else escalated
