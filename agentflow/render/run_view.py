@@ -13,6 +13,7 @@ from rich.text import Text
 from agentflow.engine.results import RunResult, TaskResult
 from agentflow.prices import Usage
 from agentflow.render.console import count, plural, table_box, usd
+from agentflow.render.text import printable
 
 STATUS_STYLE = {
     "pending": "dim",
@@ -34,7 +35,7 @@ def _seconds(task: TaskResult) -> str:
 
 
 def _status(task: TaskResult) -> Text:
-    return Text(task.status, style=STATUS_STYLE.get(task.status, ""))
+    return Text(printable(task.status), style=STATUS_STYLE.get(task.status, ""))
 
 
 class LiveBoard:

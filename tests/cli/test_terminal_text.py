@@ -84,3 +84,16 @@ def test_a_megabyte_value_makes_a_message_of_a_few_kilobytes(home, capsys, tmp_p
     assert as_json.code == 2 and len(as_json.out) < 16_384
     problems = [p for f in as_json.json()["files"] for p in f["problems"]]
     assert len(problems) == 3 and all(len(p["message"]) < 4096 for p in problems)
+
+
+def test_a_megabyte_error_from_the_api_is_cut_in_json_and_tables(
+    api: MessagesServer, capsys, tmp_path: Path
+) -> None:
+    api.responder = lambda request: Reply.error(400, "too long: '" + "y" * 1_000_000 + "'")
+    path = write_workflow(tmp_path, "defaults: {model: haiku}\ntasks:\n  a: {prompt: hi}\n")
+    result = run_cli(capsys, "run", str(path), "--json")
+    assert result.code == 1 and len(result.out) < 16_384 and len(result.err) < 4096
+    error = json.loads(result.out)["tasks"]["a"]["error"]
+    assert "too long" in error and len(error) < 4096
+    shown = run_cli(capsys, "runs", "show", json.loads(result.out)["run_id"], "--json")
+    assert len(shown.json()["tasks"]["a"]["error"]) < 4096
