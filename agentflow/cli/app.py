@@ -15,6 +15,7 @@ import typer
 
 from agentflow.cli import agents, cache, history, workflow
 from agentflow.cli import run as run_command
+from agentflow.cli.streams import ReaderGuard
 from agentflow.errors import AgentflowError, ExitCode
 
 
@@ -45,7 +46,18 @@ app.add_typer(cache.cache_app, name="cache")
 
 def dispatch(argv: list[str] | None = None) -> int:
     """Run one command line (default: sys.argv); its exit code. No traceback reaches the
-    user: every error becomes messages on stderr and a stable code."""
+    user: every error becomes messages on stderr and a stable code. A reader that goes away
+    (`agentflow run ... | head`) ends only the output: the command finishes as it would
+    have, with its own exit code."""
+    stdout, stderr = sys.stdout, sys.stderr
+    sys.stdout, sys.stderr = ReaderGuard(stdout), ReaderGuard(stderr)
+    try:
+        return _dispatch(argv)
+    finally:
+        sys.stdout, sys.stderr = stdout, stderr
+
+
+def _dispatch(argv: list[str] | None) -> int:
     args = run_command.resume_flag_default(sys.argv[1:] if argv is None else argv)
     try:
         result = app(args=args, prog_name="agentflow", standalone_mode=False)
@@ -83,8 +95,9 @@ def _report(error: AgentflowError) -> None:
 
 def _say(text: str) -> None:
     from agentflow.render.console import make_console
+    from agentflow.render.text import cap_message
 
-    make_console(stderr=True).print(text, markup=False)
+    make_console(stderr=True).print(cap_message(text), markup=False)
 
 
 def main() -> NoReturn:
@@ -99,7 +112,7 @@ def entry_point() -> NoReturn:
     code = dispatch()
     for stream in (sys.stdout, sys.stderr):
         try:
-            stream.flush()
+            ReaderGuard(stream).flush()
         except (OSError, ValueError):
-            code = code or int(ExitCode.TASK_FAILED)  # stdout closed early: say so by the code
+            code = code or int(ExitCode.TASK_FAILED)  # a full disk, say: the output is not whole
     os._exit(code)

@@ -7,7 +7,13 @@ from typing import Annotated
 
 import typer
 
-from agentflow.cli.options import JsonOption, WorkflowNameOption, parse_duration, print_json
+from agentflow.cli.options import (
+    JsonOption,
+    WorkflowNameOption,
+    capped_errors,
+    parse_duration,
+    print_json,
+)
 
 runs_app = typer.Typer(no_args_is_help=True, help="Past runs: list them, show one again.")
 
@@ -53,7 +59,7 @@ def runs_show(
     run = load_run(run_id)
     events = load_messages(run.run_id) if messages else []
     if as_json:
-        summary = run_summary(run)
+        summary = capped_errors(run_summary(run))
         if messages:
             summary["messages"] = messages_to_json(events)
         print_json(summary)

@@ -10,7 +10,7 @@ from __future__ import annotations
 import re
 from collections.abc import Sequence
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
 
@@ -60,7 +60,29 @@ def report_problems(problems: Sequence[Problem]) -> None:
     err = make_console(stderr=True)
     for problem in problems:
         style = "red" if problem.is_error else "yellow"
-        err.print(problem.format(), style=style, markup=False, highlight=False)
+        err.print(capped(problem).format(), style=style, markup=False, highlight=False)
+
+
+def capped(problem: Problem) -> Problem:
+    """The problem with its message and hint cut to a few KB (a quoted value to 200
+    characters): a small file cannot make megabytes of message."""
+    from dataclasses import replace
+
+    from agentflow.render.text import cap_message
+
+    hint = cap_message(problem.hint) if problem.hint else problem.hint
+    return replace(problem, message=cap_message(problem.message), hint=hint)
+
+
+def capped_errors(summary: dict[str, Any]) -> dict[str, Any]:
+    """A run summary whose task errors are cut to a few KB (an API's message can be any
+    size); everything else stays exact."""
+    from agentflow.render.text import cap_message
+
+    for task in summary.get("tasks", {}).values():
+        if task.get("error"):
+            task["error"] = cap_message(task["error"])
+    return summary
 
 
 def print_json(document: object, *, indent: int | None = None) -> None:

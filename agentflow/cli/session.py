@@ -11,7 +11,7 @@ import sqlite3
 from collections.abc import Mapping
 from typing import TYPE_CHECKING
 
-from agentflow.cli.options import print_json, report_problems
+from agentflow.cli.options import capped_errors, print_json, report_problems
 from agentflow.engine.cache import ResponseCache
 from agentflow.engine.context import RunOptions
 from agentflow.engine.recorder import BackgroundRecorder, Recorders
@@ -168,7 +168,7 @@ def _show(result: RunResult, as_json: bool) -> None:
     if as_json:
         from agentflow.engine.summary import run_summary
 
-        print_json(run_summary(result))
+        print_json(capped_errors(run_summary(result)))
     else:
         from agentflow.render.console import make_console
         from agentflow.render.run_view import render_run

@@ -12,6 +12,7 @@ from agentflow.cli.options import (
     JsonOption,
     PricesOption,
     SetOption,
+    capped,
     parse_sets,
     print_json,
     report_problems,
@@ -62,7 +63,7 @@ def _validation_json(path: Path, result: ValidatedWorkflow) -> dict[str, Any]:
                 "message": p.message,
                 "hint": p.hint,
             }
-            for p in result.problems
+            for p in map(capped, result.problems)
         ],
     }
 

@@ -113,7 +113,8 @@ class Admission:
         prior = (self.ctx.prior or {}).get(tid)
         if prior is None or prior.request_hash != key:
             return None
-        return Answer(prior.output, prior.document, "resume", model=prior.model)
+        saved = prior.usage, prior.cost_usd  # what asking again would have cost
+        return Answer(prior.output, prior.document, "resume", *saved, model=prior.model)
 
     def _from_cache(self, key: str) -> Answer | None:
         ctx = self.ctx

@@ -1,26 +1,29 @@
 """The response cache: never pay twice for the same answer. This module is its one owner:
 the key of a request, what an entry holds, reading and writing it.
 
-A disk cache (diskcache: SQLite underneath, safe for concurrent runs) in a folder the
+One SQLite file (`responses.sqlite3`, WAL: safe for concurrent runs) in a folder the
 command chooses (agentflow.store.paths.cache_dir by default). The key is a hash of
 everything that decides the answer: provider, model, system prompt, the rendered
-messages, max_tokens, output schema and tools. Only successful answers are stored.
+messages, max_tokens, output schema and tools. Only successful answers are stored, as
+JSON text: reading the cache never unpickles anything, so a file planted in the folder
+can hold no code that runs (the pickled `cache.db` of earlier versions is never opened).
 """
 
 from __future__ import annotations
 
 import hashlib
 import json
+import sqlite3
 import time
 from dataclasses import asdict, dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from agentflow.prices import Usage
 from agentflow.providers.base import ModelRequest, ModelResponse
 
-if TYPE_CHECKING:
-    import diskcache
+CACHE_FILE = "responses.sqlite3"
+TABLE = "answers"
 
 
 def request_hash(
@@ -107,7 +110,7 @@ class ResponseCache:
         self.read = read
         self.write = write
         self.errors: list[str] = []
-        self._cache: diskcache.Cache | None = None
+        self._db: sqlite3.Connection | None = None
 
     def open(self) -> None:
         """Open the folder now; OSError or sqlite3.Error when it cannot be used."""
@@ -118,36 +121,22 @@ class ResponseCache:
     def off(cls) -> ResponseCache:
         return cls(Path(), read=False, write=False)
 
-    def _store(self) -> diskcache.Cache:
-        if self._cache is None:
-            import diskcache
-
-            self._cache = diskcache.Cache(str(self.directory))
-        return self._cache
+    def _store(self) -> sqlite3.Connection:
+        if self._db is None:
+            self._db = _connect(self.directory)
+        return self._db
 
     def lookup(self, key: str) -> CachedAnswer | None:
         if not self.read:
             return None
         try:
-            raw = self._store().get(key)
+            row = self._store().execute(f"SELECT entry FROM {TABLE} WHERE key = ?", (key,))
+            found = row.fetchone()
         except Exception as exc:  # noqa: BLE001 - the cache only saves money: a miss
             self._failed("read", exc)
             self.read = False
             return None
-        if not isinstance(raw, dict):
-            return None
-        try:
-            return CachedAnswer(
-                raw["text"],
-                raw.get("document"),
-                raw["model"],
-                Usage(**raw["usage"]),
-                raw["created_at"],
-                raw.get("stop_reason"),
-                tuple(raw.get("content") or ()),
-            )
-        except (KeyError, TypeError):
-            return None  # an entry from an incompatible version: a miss, not a crash
+        return None if found is None else _answer(found[0])
 
     def store(self, key: str, answer: CachedAnswer) -> None:
         if not self.write:
@@ -163,7 +152,12 @@ class ResponseCache:
             entry["stop_reason"] = answer.stop_reason
             entry["content"] = [dict(block) for block in answer.content]
         try:
-            self._store().set(key, entry)
+            text = json.dumps(entry, ensure_ascii=False, allow_nan=False)
+            with self._store() as db:
+                db.execute(
+                    f"INSERT OR REPLACE INTO {TABLE} (key, created_at, entry) VALUES (?, ?, ?)",
+                    (key, entry["created_at"], text),
+                )
         except Exception as exc:  # noqa: BLE001 - never lose a paid answer to the cache
             self._failed("write", exc)
             self.write = False  # a full disk stays full for the rest of the run
@@ -172,38 +166,61 @@ class ResponseCache:
         self.errors.append(f"cannot {what} it: {exc}")
 
     def stats(self) -> CacheStats:
-        store = self._store()
-        times = [entry["created_at"] for entry in _entries(store)]
-        return CacheStats(
-            str(self.directory),
-            len(store),
-            int(store.volume()),
-            min(times, default=None),
-            max(times, default=None),
+        query = f"SELECT count(*), min(created_at), max(created_at) FROM {TABLE}"
+        entries, oldest, newest = self._store().execute(query).fetchone()
+        size = sum(
+            part.stat().st_size
+            for part in (self.directory / f"{CACHE_FILE}{end}" for end in ("", "-wal"))
+            if part.exists()
         )
+        return CacheStats(str(self.directory), int(entries), size, oldest, newest)
 
     def clear(self, older_than_seconds: float | None = None) -> int:
-        store = self._store()
-        if older_than_seconds is None:
-            return int(store.clear())
-        cutoff = time.time() - older_than_seconds
-        removed = 0
-        for key in list(store.iterkeys()):
-            entry = store.get(key)
-            if not isinstance(entry, dict) or entry.get("created_at", 0) < cutoff:
-                removed += bool(store.delete(key))
-        return removed
+        cutoff = float("inf") if older_than_seconds is None else time.time() - older_than_seconds
+        with self._store() as db:
+            removed = db.execute(f"DELETE FROM {TABLE} WHERE created_at < ?", (cutoff,))
+            return int(removed.rowcount)
 
     def close(self) -> None:
-        if self._cache is not None:
-            self._cache.close()
-            self._cache = None
+        if self._db is not None:
+            self._db.close()
+            self._db = None
 
 
-def _entries(store: diskcache.Cache) -> list[dict[str, Any]]:
-    found = []
-    for key in store.iterkeys():
-        entry = store.get(key)
-        if isinstance(entry, dict) and "created_at" in entry:
-            found.append(entry)
-    return found
+def _connect(directory: Path) -> sqlite3.Connection:
+    """The cache's SQLite file in `directory` (made if need be): WAL, so concurrent runs
+    read while one writes, and a busy wait instead of an error when two write at once."""
+    directory.mkdir(parents=True, exist_ok=True)
+    db = sqlite3.connect(directory / CACHE_FILE, timeout=30, check_same_thread=False)
+    try:
+        db.execute("PRAGMA journal_mode=WAL")
+        db.execute("PRAGMA synchronous=NORMAL")
+        db.execute(
+            f"CREATE TABLE IF NOT EXISTS {TABLE} "
+            "(key TEXT PRIMARY KEY, created_at REAL NOT NULL, entry TEXT NOT NULL)"
+        )
+        db.commit()
+    except BaseException:
+        db.close()
+        raise
+    return db
+
+
+def _answer(text: object) -> CachedAnswer | None:
+    """The answer an entry holds; None (a miss) for anything that is not an entry this
+    version wrote: only JSON text is ever decoded, so a planted entry can hold no code."""
+    try:
+        raw = json.loads(text) if isinstance(text, str) else None
+        if not isinstance(raw, dict):
+            return None
+        return CachedAnswer(
+            str(raw["text"]),
+            raw.get("document"),
+            str(raw["model"]),
+            Usage(**raw["usage"]),
+            float(raw["created_at"]),
+            raw.get("stop_reason"),
+            tuple(dict(block) for block in raw.get("content") or ()),
+        )
+    except (KeyError, TypeError, ValueError):
+        return None  # an entry from an incompatible version: a miss, not a crash

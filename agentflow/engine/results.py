@@ -51,6 +51,8 @@ class PriorOutput:
     output: str
     document: Any = None
     model: str | None = None  # the model that gave it (None: recorded before models were)
+    usage: Usage = Usage()  # the tokens it took when first asked for: what reusing it saves
+    cost_usd: float = 0.0  # and what it cost then
 
 
 @dataclass(frozen=True)

@@ -4,9 +4,13 @@ from __future__ import annotations
 
 import os
 import sys
+from typing import Any
 
 from rich import box
 from rich.console import Console
+from rich.text import Text
+
+from agentflow.render.text import printable
 
 PIPE_WIDTH = 200  # wide enough that piped tables do not wrap; stable for scripts
 
@@ -16,13 +20,23 @@ def is_terminal(stream: object) -> bool:
     return bool(isatty and isatty()) and os.environ.get("TERM") != "dumb"
 
 
+class SafeConsole(Console):
+    """A console that shows text as text: every string it renders (table cells, lines,
+    the live view) has its control characters escaped, and none is read as rich markup
+    (a workflow named `[link=...]` stays as written)."""
+
+    def render_str(self, text: str, **options: Any) -> Text:
+        return super().render_str(printable(text), **options)
+
+
 def make_console(stderr: bool = False) -> Console:
     stream = sys.stderr if stderr else sys.stdout
     if is_terminal(stream):
-        return Console(file=stream, stderr=stderr)
-    return Console(
+        return SafeConsole(file=stream, stderr=stderr, markup=False, emoji=False)
+    return SafeConsole(
         file=stream,
         stderr=stderr,
+        markup=False,
         width=PIPE_WIDTH,
         no_color=True,
         highlight=False,

@@ -11,6 +11,7 @@ from rich.text import Text
 
 from agentflow.render.console import count, table_box, usd
 from agentflow.render.run_view import STATUS_STYLE
+from agentflow.render.text import printable
 from agentflow.store.queries import Report, RunRow, Spend
 
 RUN_STATUS_STYLE = {
@@ -64,7 +65,7 @@ def render_runs(rows: list[RunRow], console: Console) -> None:
         table.add_row(
             row.run_id,
             row.workflow,
-            Text(row.status, style=RUN_STATUS_STYLE.get(row.status, "")),
+            Text(printable(row.status), style=RUN_STATUS_STYLE.get(row.status, "")),
             _when(row.started_at),
             duration,
             f"{row.succeeded}/{row.tasks}",

@@ -18,6 +18,7 @@ from rich.text import Text
 from agentflow.engine.results import RunResult
 from agentflow.events import Event
 from agentflow.render.console import table_box
+from agentflow.render.text import printable
 from agentflow.store.run_folder import message_json
 
 TEXT_WIDTH = 400  # a turn's text or a tool's input, in the conversation
@@ -77,16 +78,18 @@ def _conversation_line(event: Event) -> str:
 
 
 def _conversation(task_id: str, events: list[Event], start: float) -> list[Text]:
-    lines = [Text(f"Conversation of {task_id}", style="bold")]
+    lines = [Text(printable(f"Conversation of {task_id}"), style="bold")]
     for event in events:
         offset = _offset(event, start)
         agent = _sub_agent(event)
         prefix = f"  {offset:>8}  " + (f"{agent} › " if agent else "")
         notes = event.payload.get("notes") if event.kind == "message" else None
         for note in notes or ():  # delivered to the model before this turn
-            lines.append(Text(f"{prefix}note: {_cut(str(note), TEXT_WIDTH)}", style="dim"))
+            note_line = f"{prefix}note: {_cut(str(note), TEXT_WIDTH)}"
+            lines.append(Text(printable(note_line), style="dim"))
         error = event.kind == "tool_result" and event.payload.get("is_error")
-        lines.append(Text(prefix + _conversation_line(event), style="red" if error else ""))
+        line = printable(prefix + _conversation_line(event))
+        lines.append(Text(line, style="red" if error else ""))
     return lines
 
 
@@ -112,9 +115,9 @@ def _traffic(events: list[Event], start: float, console: Console) -> Table:
     for name in ("time", "from", "to", "type", "summary"):
         table.add_column(name, justify="right" if name == "time" else "left")
     for event in events:
-        # Text, not str: a cell is never read as rich markup ("[topic]" stays as it is).
         cells = (_offset(event, start), event.sender, event.recipient, event.kind, _summary(event))
-        table.add_row(*(Text(cell) for cell in cells))
+        # Text, not str: a cell is never read as rich markup ("[topic]" stays as it is).
+        table.add_row(*(Text(printable(cell)) for cell in cells))
     return table
 
 

@@ -13,6 +13,7 @@ from rich.text import Text
 from agentflow.engine.results import RunResult, TaskResult
 from agentflow.prices import Usage
 from agentflow.render.console import count, plural, table_box, usd
+from agentflow.render.text import printable
 
 STATUS_STYLE = {
     "pending": "dim",
@@ -34,7 +35,7 @@ def _seconds(task: TaskResult) -> str:
 
 
 def _status(task: TaskResult) -> Text:
-    return Text(task.status, style=STATUS_STYLE.get(task.status, ""))
+    return Text(printable(task.status), style=STATUS_STYLE.get(task.status, ""))
 
 
 class LiveBoard:
@@ -84,9 +85,11 @@ def _note(task: TaskResult) -> str:
 
 def _what_happened(task: TaskResult) -> str:
     models = list(dict.fromkeys(a.model for a in task.attempts if a.purpose == "answer"))
-    classified = next((a for a in task.attempts if a.purpose == "classify"), None)
-    if classified is not None and len(models) == 1:
-        return f"tier chosen by {classified.model}"
+    classified = [a for a in task.attempts if a.purpose == "classify"]
+    if classified and len(models) == 1:
+        if any(a.ok for a in classified):
+            return f"tier chosen by {classified[0].model}"
+        return f"no usable tier from {classified[0].model}; offline tier: {models[0]}"
     if len(models) > 1:
         escalated = f"escalated {' -> '.join(models)}"
         return f"{escalated}; {_cut(task.error, 40)}" if task.error else escalated

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Callable
+from dataclasses import replace
 from functools import lru_cache
 from importlib import resources
 from typing import TYPE_CHECKING, Any
@@ -145,3 +146,73 @@ def schema_problems(loaded: LoadedYaml, file: str) -> list[Problem]:
             Problem(file, message, pos.line if pos else None, pos.col if pos else None, hint)
         )
     return sorted(problems, key=lambda p: (p.line or 0, p.col or 0))
+
+
+# What stands in for a required value that is missing or unreadable, so the rest of a file
+# with schema errors can still be checked (the errors themselves are reported already).
+_STAND_INS: dict[str, Any] = {"version": 1, "name": "workflow", "prompt": "-"}
+_MEND_ROUNDS = 4
+
+
+def readable_part(loaded: LoadedYaml) -> LoadedYaml | None:
+    """The file's data with what its schema errors make unreadable taken out: a bad value
+    or unknown key dropped, a task that is not a mapping kept as an empty one, a missing
+    `version`, `name` or `prompt` stood in for. The result passes the schema, so the checks
+    of references, agents, routing and tools can run on the rest. None when nothing
+    readable is left (no `tasks` mapping)."""
+    import copy
+
+    data = copy.deepcopy(loaded.data)
+    for _ in range(_MEND_ROUNDS):
+        errors = list(_validator().iter_errors(data))
+        if not errors:
+            return replace(loaded, data=data)
+        # deepest first, and later list items before earlier ones: indices stay right
+        for error in sorted(errors, key=_depth_first):
+            if not _mend(data, error):
+                return None
+    return None
+
+
+def _depth_first(error: ValidationError) -> tuple[int, list[tuple[int, Any]]]:
+    path = [(0, p) if isinstance(p, int) else (1, str(p)) for p in error.absolute_path]
+    return -len(path), [(kind, -p if kind == 0 else p) for kind, p in path]
+
+
+def _mend(data: dict[str, Any], error: ValidationError) -> bool:
+    """Take out or stand in for what `error` is about; False when the workflow has nothing
+    left to check."""
+    path = list(error.absolute_path)
+    if _is_property_name_error(error):  # an unusable task id or input name: left out
+        if isinstance(error.instance, str) and len(path) == 1 and path[0] in data:
+            data[path[0]].pop(error.instance, None)
+        return bool(data.get("tasks"))
+    if error.validator == "additionalProperties" and isinstance(error.instance, dict):
+        for extra in set(error.instance) - set(error.schema.get("properties", {})):
+            error.instance.pop(extra, None)
+        return True
+    if error.validator == "required" and isinstance(error.instance, dict):
+        missing = [key for key in error.validator_value if key not in error.instance]
+        if all(key in _STAND_INS for key in missing):
+            error.instance.update({key: _STAND_INS[key] for key in missing})
+            return True
+    return _drop(data, path)
+
+
+def _drop(data: dict[str, Any], path: list[Any]) -> bool:
+    if len(path) < 2 and (not path or path[0] == "tasks"):
+        return False  # the file is not a mapping, or has no readable tasks
+    if len(path) == 2 and path[0] == "tasks":
+        data["tasks"][path[1]] = {"prompt": _STAND_INS["prompt"]}  # kept: others may name it
+        return True
+    parent: Any = data
+    try:
+        for part in path[:-1]:
+            parent = parent[part]
+    except (KeyError, IndexError, TypeError):
+        return True  # already taken out with what held it
+    if isinstance(parent, dict):
+        parent.pop(path[-1], None)
+    elif isinstance(parent, list) and isinstance(path[-1], int) and path[-1] < len(parent):
+        del parent[path[-1]]
+    return True

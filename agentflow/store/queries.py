@@ -245,7 +245,7 @@ def resumable_outputs(run_id: str, path: Path | None = None) -> dict[str, PriorO
         full_id = resolve_run_id(db, run_id, path)
         assert db is not None
         rows = db.execute(
-            f"""SELECT task_id, request_hash, output, document_json, model FROM tasks
+            f"""SELECT * FROM tasks
                 WHERE run_id = ? AND output IS NOT NULL AND request_hash IS NOT NULL
                   AND status IN ({", ".join("?" for _ in FINISHED_OK)})""",
             (full_id, *sorted(FINISHED_OK)),
@@ -257,6 +257,10 @@ def resumable_outputs(run_id: str, path: Path | None = None) -> dict[str, PriorO
             output=row["output"],
             document=None if row["document_json"] is None else json.loads(row["document_json"]),
             model=row["model"],
+            # what the output cost when it was first asked for (an API answer's cost, or
+            # what the cache hit or resume that gave it then saved): what reusing it saves
+            usage=_usage(row) + _usage(row, SAVED_COLUMNS),
+            cost_usd=float(row["cost_usd"] or 0) + float(row["saved_usd"] or 0),
         )
         for row in rows
     }

@@ -126,7 +126,8 @@ def _json_ref_error(source: TaskSpec, ref: TemplateRef) -> tuple[str | None, str
         )
     properties = schema.get("properties")
     declared = {str(name) for name in (properties if isinstance(properties, dict) else {})}
-    declared |= {str(name) for name in (schema.get("required") or []) if isinstance(name, str)}
+    required = schema.get("required")  # an invalid schema is reported on its own
+    declared |= {n for n in (required if isinstance(required, list) else []) if isinstance(n, str)}
     first = ref.field[0]
     # A schema that lists its fields is read as the list of what a prompt may use: a field
     # it does not list is almost always a typo, which would render as empty text.

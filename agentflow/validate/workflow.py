@@ -8,7 +8,7 @@ the result, so the plan builds on it instead of working it out again.
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 from agentflow.errors import Problem, has_errors
@@ -17,9 +17,9 @@ from agentflow.routing.assign import AgentPick, assign_agents
 from agentflow.routing.choose import ModelChoice
 from agentflow.routing.tools import ToolSelection
 from agentflow.spec.agents import AgentCatalog, discover_agents
-from agentflow.spec.schema import schema_problems
+from agentflow.spec.schema import readable_part, schema_problems
 from agentflow.spec.workflow import Workflow, build_workflow
-from agentflow.spec.yamlpos import load_yaml, read_text_file
+from agentflow.spec.yamlpos import LoadedYaml, load_yaml, read_text_file
 from agentflow.validate.references import check_graph, check_references, check_templates
 from agentflow.validate.routing import check_routing, choose_models
 from agentflow.validate.tools import check_tools, select_all_tools
@@ -70,9 +70,21 @@ def validate_workflow(path: Path, prices: PriceTable) -> ValidatedWorkflow:
             )
         )
         return ValidatedWorkflow(None, None, tuple(problems))
-    problems += schema_problems(loaded, file)
-    if has_errors(problems):
-        return ValidatedWorkflow(None, None, tuple(problems))
+    schema = schema_problems(loaded, file)
+    problems += schema
+    if has_errors(schema):  # check the rest all the same: every problem at once
+        readable = readable_part(loaded)
+        if readable is not None:
+            problems += _checked(path, readable, prices).problems
+        return ValidatedWorkflow(None, None, tuple(_in_file_order(problems, file)))
+    checked = _checked(path, loaded, prices)
+    return replace(checked, problems=tuple(_in_file_order([*problems, *checked.problems], file)))
+
+
+def _checked(path: Path, loaded: LoadedYaml, prices: PriceTable) -> ValidatedWorkflow:
+    """The checks of a workflow that passes the schema: agents, references, the graph,
+    templates, tools, routing and models."""
+    problems: list[Problem] = []
     workflow = build_workflow(path, loaded)
     catalog = _agents(workflow)
     problems += catalog.problems
@@ -91,7 +103,7 @@ def validate_workflow(path: Path, prices: PriceTable) -> ValidatedWorkflow:
     return ValidatedWorkflow(
         workflow,
         catalog,
-        tuple(_in_file_order(problems, file)),
+        tuple(problems),
         picks=picks,
         tools=selections,
         models=choices,

@@ -249,6 +249,22 @@ def test_classifier_model_picks_the_tier(api, capsys, tmp_path):
     assert result.code == 0 and api.count() == 0  # cached, classification included
 
 
+def test_an_unusable_classifier_answer_is_said_so_with_the_model_used(api, capsys, tmp_path):
+    from agentflow.routing.classifier import SYSTEM
+
+    api.responder = lambda r: Reply(text="hard to say") if r.system_text == SYSTEM else None
+    body = (
+        "routing: {classifier: haiku}\ntasks:\n  t: {prompt: 'Format this list of "
+        "dates as ISO 8601', model: auto}\n"
+    )
+    result = run_cli(capsys, "run", str(write(tmp_path, body)))
+    assert result.code == 0
+    assert models_sent(api) == [HAIKU, HAIKU, HAIKU]  # asked twice, then the offline tier
+    row = next(line for line in result.out.splitlines() if line.startswith("| t "))
+    assert f"no usable tier from {HAIKU}; offline tier: {HAIKU}" in row
+    assert "tier chosen by" not in result.out
+
+
 def test_classifier_failure_falls_back_to_the_offline_tier(api, capsys, tmp_path):
     from agentflow.routing.classifier import SYSTEM
 

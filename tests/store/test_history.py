@@ -305,6 +305,8 @@ def test_list_runs_last_run_id_and_resumable_outputs(tmp_path: Path) -> None:
         output='{"verdict": "approve"}',
         document={"verdict": "approve", "notes": [1, 2.5, None, True]},
         model="claude-opus-4-5",
+        usage=Usage(input_tokens=500, output_tokens=20),  # what reusing it saves
+        cost_usd=0.0095,
     )
 
 

@@ -289,3 +289,53 @@ def test_a_price_that_is_not_a_sum_of_dollars_is_exit_2(capsys, tmp_path, price)
     path = write(tmp_path, "version: 1\nname: p\ntasks:\n  a: {prompt: hi, model: m}\n")
     result = run_cli(capsys, "plan", str(path), "--prices", str(prices))
     assert result.code == 2 and "a price must be a number of dollars, 0 or more" in result.err
+
+
+def test_schema_errors_do_not_hide_the_other_problems(capsys, tmp_path):
+    """Issue 11, item 22: after the schema's errors come the reference, agent and model
+    checks of everything the schema errors leave readable, all sorted by place."""
+    path = write(
+        tmp_path,
+        """\
+version: 1
+name: all-at-once
+defaults: {model: haiku}
+tasks:
+  draft: {prompt: "Write", max_tokens: lots}
+  review: {prompt: "Review", needs: [drfat]}
+  publish: {prompt: "Publish {{ tasks.reveiw.output }}", needs: [draft]}
+  stub: 5
+  last: {prompt: "x {{ tasks.stub.output }}", needs: [stub], model: gpt-9}
+""",
+    )
+    result = run_cli(capsys, "validate", str(path))
+    assert result.code == 2
+    assert result.err.splitlines() == [
+        f"{path}:5:40: error: tasks.draft.max_tokens: 'lots' is not of type 'integer' "
+        "(Output tokens at most for one call. Default 1024.)",
+        f"{path}:6:38: error: unknown task 'drfat' in needs (did you mean 'draft'?)",
+        f"{path}:7:30: error: {{{{ tasks.reveiw.output }}}}: unknown task 'reveiw' "
+        "(did you mean 'review'?)",
+        f"{path}:8:9: error: tasks.stub: 5 is not of type 'object'",
+        f"{path}:9:69: error: unknown model 'gpt-9' (use haiku, sonnet, opus or a priced "
+        "model id Other models can be priced with --prices FILE)",
+    ]
+    as_json = run_cli(capsys, "validate", str(path), "--json").json()["files"][0]
+    assert not as_json["ok"] and [p["line"] for p in as_json["problems"]] == [5, 6, 7, 8, 9]
+
+
+def test_an_output_schema_whose_required_is_not_a_list_is_a_problem_not_a_crash(capsys, tmp_path):
+    path = write(
+        tmp_path,
+        """\
+version: 1
+name: odd-schema
+defaults: {model: haiku}
+tasks:
+  a: {prompt: x, output_schema: {type: object, required: 1.5}}
+  b: {prompt: "{{ tasks.a.json.verdict }}", needs: [a]}
+""",
+    )
+    result = run_cli(capsys, "validate", str(path))
+    assert result.code == 2 and "internal error" not in result.err
+    assert f"{path}:5:" in result.err and "output_schema" in result.err
