@@ -13,6 +13,7 @@ from collections.abc import Callable
 
 from agentflow.engine.recorder import Recorder
 from agentflow.engine.results import FINAL, Answer, Attempt, TaskResult, TaskStatus
+from agentflow.guard.redact import redact, redact_data, secrets
 from agentflow.prices import Usage
 
 Listener = Callable[[TaskResult], None]
@@ -32,8 +33,11 @@ class Progress:
         answer: Answer | None = None,
     ) -> None:
         now = time.time()
+        found = secrets()  # an answer or error quoting a key is recorded without it
         if answer is not None:
-            task.output, task.document, task.source = answer.output, answer.document, answer.source
+            task.output = redact(answer.output, found)
+            task.document = redact_data(answer.document, found)
+            task.source = answer.source
             task.model = answer.model or task.model
             task.saved_usage = task.saved_usage + answer.saved_usage
             task.saved_usd += answer.saved_usd
@@ -41,7 +45,7 @@ class Progress:
             task.started_at = now
         task.status = status
         if error is not None:
-            task.error = error
+            task.error = redact(error, found)
         if status in FINAL:
             if task.started_at is not None:
                 task.ended_at = now
