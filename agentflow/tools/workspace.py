@@ -18,7 +18,9 @@ from __future__ import annotations
 
 import os
 import stat
+import time
 from collections.abc import Iterator, Sequence
+from dataclasses import dataclass
 from pathlib import Path
 
 from pathspec import GitIgnoreSpec
@@ -44,6 +46,7 @@ _DENY = GitIgnoreSpec.from_lines(DEFAULT_DENY)
 GITIGNORE = ".gitignore"
 VENV_MARKER = "pyvenv.cfg"
 MAX_GITIGNORE_BYTES = 1024 * 1024
+GITIGNORE_FRESH_SECONDS = 2.0  # a .gitignore changed during a run is seen this soon
 _MAX_PARENTS = 40  # how far up a git repository's root is looked for
 _OPEN = os.O_RDONLY | os.O_NONBLOCK | os.O_NOCTTY | os.O_CLOEXEC
 _PROC_FD = Path("/proc/self/fd")
@@ -56,7 +59,7 @@ class Workspace:
         self.root = Path(os.path.realpath(root))
         self.allow = tuple(allow)
         self._allow = GitIgnoreSpec.from_lines(self.allow)
-        self._ignores: dict[str, tuple[tuple[int, int], GitIgnoreSpec | None]] = {}
+        self._ignores: dict[str, _Rules] = {}  # by folder: its .gitignore's rules
         self._parents = _parents_in_repository(self.root)
 
     # -- the boundary --------------------------------------------------------------------
@@ -94,8 +97,9 @@ class Workspace:
             return False
 
     def open_file(self, path: str | Path, shown: str) -> int:
-        """A descriptor of the regular file at `path`, opened first and verified after:
-        its real path is inside the root and not withheld. The caller closes it."""
+        """A descriptor of the regular file at `path` (checked by `resolve` or found by
+        `walk`), opened first and verified after: its real path is inside the root and,
+        when it is not `path` itself, not withheld. The caller closes it."""
         try:
             fd = os.open(path, _OPEN)
         except OSError as error:
@@ -104,7 +108,8 @@ class Workspace:
             real = _real_path(fd, path)
             if not real.is_relative_to(self.root):
                 raise ToolError(f"path escapes the workspace: {shown}")
-            self.check(real, shown=shown)
+            if str(real) != os.path.normpath(path):  # (the path asked for is checked already)
+                self.check(real, shown=shown)
             mode = os.fstat(fd).st_mode
             if stat.S_ISDIR(mode):
                 raise ToolError(f"{shown} is a directory, not a file; use Glob to list its files")
@@ -159,10 +164,14 @@ class Workspace:
         """The .gitignore that ignores `key` (the deepest that has a say decides, as in
         git), or None."""
         parts = key.rstrip("/").split("/")
-        views: list[tuple[Path, str]] = []
+        root = str(self.root)
+        views: list[tuple[str, str]] = []
         for end in range(len(parts) - 1, -1, -1):
             folder = "/".join(parts[:end])
-            views.append((self.root / folder, key[len(folder) + 1 :] if folder else key))
+            if folder:
+                views.append((f"{root}/{folder}", key[len(folder) + 1 :]))
+            else:
+                views.append((root, key))
         for parent, prefix in self._parents:  # the root as seen from a folder above it
             spec = self._ignore_file(parent)
             if spec is not None and not spec.check_file(prefix).include:
@@ -171,25 +180,33 @@ class Workspace:
             spec = self._ignore_file(folder)
             hit = spec.check_file(seen) if spec is not None else None
             if hit is not None and hit.include is not None:
-                return _shown_gitignore(folder, self.root) if hit.include else None
+                return _shown_gitignore(Path(folder), self.root) if hit.include else None
         return None
 
-    def _ignore_file(self, folder: Path) -> GitIgnoreSpec | None:
-        path = folder / GITIGNORE
+    def _ignore_file(self, folder: str) -> GitIgnoreSpec | None:
+        """The rules of `folder`'s .gitignore (None: it has none), read again when the file
+        changed; whether it changed is looked at most every GITIGNORE_FRESH_SECONDS."""
+        now = time.monotonic()
+        known = self._ignores.get(folder)
+        if known is not None and now - known.checked < GITIGNORE_FRESH_SECONDS:
+            return known.spec
+        path = os.path.join(folder, GITIGNORE)
         try:
             info = os.stat(path)
+            signature = (info.st_mtime_ns, info.st_size, info.st_ino)
         except OSError:
-            return None
-        signature = (info.st_mtime_ns, info.st_size)
-        known = self._ignores.get(str(folder))
-        if known is not None and known[0] == signature:
-            return known[1]
-        try:
-            text = read_limited(path, limit=MAX_GITIGNORE_BYTES, what=".gitignore")
-            spec = GitIgnoreSpec.from_lines(text.decode("utf-8", "replace").splitlines())
-        except (UnreadableFile, ValueError, TypeError):
-            spec = None  # an unreadable or invalid .gitignore ignores nothing
-        self._ignores[str(folder)] = (signature, spec)
+            signature = None
+        if known is not None and known.signature == signature:
+            self._ignores[folder] = _Rules(now, signature, known.spec)
+            return known.spec
+        spec = None
+        if signature is not None:
+            try:
+                text = read_limited(Path(path), limit=MAX_GITIGNORE_BYTES, what=".gitignore")
+                spec = GitIgnoreSpec.from_lines(text.decode("utf-8", "replace").splitlines())
+            except (UnreadableFile, ValueError, TypeError):
+                spec = None  # an unreadable or invalid .gitignore ignores nothing
+        self._ignores[folder] = _Rules(now, signature, spec)
         return spec
 
     # -- walking ------------------------------------------------------------------------
@@ -199,11 +216,12 @@ class Workspace:
         and withheld folders not entered; never leaves the root. Each folder is opened,
         then verified inside the root, then listed from that descriptor. Symlinked folders
         are not descended (cycles, and their files have a real path)."""
+        skip = len(os.path.join(self.root, ""))  # `root/` before each relative path
         stack: list[tuple[str, int]] = [(str(start), 1)]
         while stack:
             folder, level = stack.pop()
             for path, kind in self._list(folder):
-                rel = self.relative(path)
+                rel = path[skip:]
                 if kind == "dir":
                     if (max_depth is None or level < max_depth) and not self.own_reason(
                         rel, is_dir=True
@@ -256,6 +274,13 @@ class Workspace:
             return False
 
 
+@dataclass(frozen=True)
+class _Rules:
+    checked: float  # time.monotonic() when the file was last looked at
+    signature: tuple[int, int, int] | None  # (mtime, size, inode); None: no such file
+    spec: GitIgnoreSpec | None
+
+
 def _real_path(fd: int, opened: str | os.PathLike[str]) -> Path:
     """Where the open descriptor `fd` really is: from /proc on Linux; elsewhere the path
     resolved after the open, accepted only when it is the very file that was opened."""
@@ -268,14 +293,14 @@ def _real_path(fd: int, opened: str | os.PathLike[str]) -> Path:
     return real
 
 
-def _parents_in_repository(root: Path) -> list[tuple[Path, str]]:
+def _parents_in_repository(root: Path) -> list[tuple[str, str]]:
     """The folders above `root` up to its git repository's root (none outside a
     repository), each with the root's path seen from it (`sub/dir/`)."""
     if (root / ".git").exists():
         return []
-    found: list[tuple[Path, str]] = []
+    found: list[tuple[str, str]] = []
     for parent in list(root.parents)[:_MAX_PARENTS]:
-        found.append((parent, root.relative_to(parent).as_posix() + "/"))
+        found.append((str(parent), root.relative_to(parent).as_posix() + "/"))
         if (parent / ".git").exists():
             return found
     return []

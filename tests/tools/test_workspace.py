@@ -223,3 +223,22 @@ def test_a_folder_swapped_for_a_symlink_while_reading_never_leads_out(tmp_path):
     escaped = [r.content for r in results if "SECRET" in r.content]
     assert escaped == []
     assert sum("inside" in r.content for r in results) > 100  # the race really ran
+
+
+def test_the_gitignore_of_the_repository_above_the_workspace_applies(tmp_path):
+    repo = tmp_path / "repo"
+    (repo / ".git").mkdir(parents=True)
+    (repo / ".gitignore").write_text("*.secret\nout/\n")
+    (repo / "tools" / "sub").mkdir(parents=True)
+    (repo / "tools" / "a.py").write_text("needle\n")
+    (repo / "tools" / "sub" / "b.secret").write_text("needle\n")
+    (repo / "out" / "gen").mkdir(parents=True)
+    (repo / "out" / "gen" / "c.py").write_text("needle\n")
+    listed = call(Workspace(repo / "tools"), "Glob", pattern="**/*")
+    assert listed.content.splitlines() == ["a.py"]
+    refused = call(Workspace(repo / "tools"), "Read", file_path="sub/b.secret")
+    assert refused.is_error and "is withheld from agents: " in refused.content
+    assert f"{repo / '.gitignore'} ignores it" in refused.content
+    # a workspace the repository ignores as a whole was chosen on purpose: its files show
+    chosen = call(Workspace(repo / "out"), "Glob", pattern="**/*")
+    assert chosen.content.splitlines() == ["gen/c.py"]
