@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable
+from dataclasses import replace
 
 from agentflow.engine.recorder import Recorder
 from agentflow.engine.results import FINAL, Answer, Attempt, TaskResult, TaskStatus
@@ -55,6 +56,8 @@ class Progress:
     def attempted(self, task: TaskResult, attempt: Attempt) -> None:
         """One more attempt (already charged), numbered here: sub-calls run side by side,
         so numbers cannot be handed out ahead."""
+        if attempt.error is not None:  # an API error quoting a key is recorded without it
+            attempt = replace(attempt, error=redact(attempt.error))
         task.attempts.append(attempt.renumbered(len(task.attempts) + 1))
         self.listener(task)
 

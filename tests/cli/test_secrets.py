@@ -90,3 +90,23 @@ def test_an_allowed_env_file_is_read_with_the_key_redacted(api, capsys, tmp_path
     )
     assert ".env" in results["glob"]["content"].splitlines()
     assert TEST_API_KEY not in recorded_text(tmp_path / "state")
+
+
+def test_an_api_error_that_quotes_a_secret_is_recorded_without_it(
+    api, capsys, tmp_path, monkeypatch
+):
+    token = "deploy-token-abcdef-42"  # any *_TOKEN of the environment, not only the API key
+    monkeypatch.setenv("DEPLOY_TOKEN", token)
+    api.responder = lambda request: Reply.error(400, f"bad request quoting {token}")
+    path = write_workflow(tmp_path, "tasks:\n  t: {model: haiku, prompt: hi}\n")
+    code, summary = run_json(capsys, path)
+    assert code == 1
+    redacted = "HTTP 400: bad request quoting [redacted: DEPLOY_TOKEN]"
+    assert summary["tasks"]["t"]["error"] == redacted
+    state = tmp_path / "state"
+    with sqlite3.connect(state / "history.db") as db:
+        errors = [row[0] for row in db.execute("SELECT error FROM attempts")]
+        history = "\n".join(db.iterdump())
+    assert errors == [redacted]
+    assert token not in history
+    assert token not in (state / "runs" / summary["run_id"] / "summary.json").read_text()
