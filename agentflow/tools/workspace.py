@@ -43,6 +43,7 @@ DEFAULT_DENY: tuple[str, ...] = (
     ".git/", ".agentflow/", "node_modules/",
 )  # fmt: skip
 _DENY = GitIgnoreSpec.from_lines(DEFAULT_DENY)
+NOT_PROJECT = frozenset({".git/", ".agentflow/", "node_modules/"})
 GITIGNORE = ".gitignore"
 VENV_MARKER = "pyvenv.cfg"
 MAX_GITIGNORE_BYTES = 1024 * 1024
@@ -152,7 +153,9 @@ class Workspace:
             return None
         hit = _DENY.check_file(key)
         if hit.include and hit.index is not None:
-            return f"it matches {DEFAULT_DENY[hit.index]!r}, a likely secret or not project text"
+            pattern = DEFAULT_DENY[hit.index]
+            what = "not the project's own text" if pattern in NOT_PROJECT else "a likely secret"
+            return f"it matches {pattern!r}, {what}"
         if is_dir and os.path.isfile(os.path.join(self.root, rel, VENV_MARKER)):
             return f"it is a virtualenv (has {VENV_MARKER})"
         source = self._gitignored(key)
@@ -213,24 +216,38 @@ class Workspace:
 
     def walk(self, start: Path, max_depth: int | None = None) -> Iterator[str]:
         """Files under `start` (absolute, unresolved link paths), withheld ones left out
-        and withheld folders not entered; never leaves the root. Each folder is opened,
-        then verified inside the root, then listed from that descriptor. Symlinked folders
-        are not descended (cycles, and their files have a real path)."""
+        and withheld folders not entered (unless an allow pattern names a path inside
+        one); never leaves the root. Each folder is opened, then verified inside the
+        root, then listed from that descriptor. Symlinked folders are not descended
+        (cycles, and their files have a real path)."""
         skip = len(os.path.join(self.root, ""))  # `root/` before each relative path
-        stack: list[tuple[str, int]] = [(str(start), 1)]
+        stack: list[tuple[str, int, bool]] = [(str(start), 1, False)]
         while stack:
-            folder, level = stack.pop()
+            folder, level, hidden = stack.pop()  # hidden: inside a withheld folder
             for path, kind in self._list(folder):
                 rel = path[skip:]
                 if kind == "dir":
-                    if (max_depth is None or level < max_depth) and not self.own_reason(
-                        rel, is_dir=True
-                    ):
-                        stack.append((path, level + 1))
-                elif not self.own_reason(rel, is_dir=False) and (
-                    kind == "file" or self._link_readable(path)
-                ):
+                    if max_depth is not None and level >= max_depth:
+                        continue
+                    if not hidden and not self.own_reason(rel, is_dir=True):
+                        stack.append((path, level + 1, False))
+                    elif self._allowed_below(rel):
+                        stack.append((path, level + 1, True))
+                elif self._shown(rel, hidden) and (kind == "file" or self._link_readable(path)):
                     yield path
+
+    def _shown(self, rel: str, hidden: bool) -> bool:
+        if hidden:
+            return bool(self.allow) and self._allow.match_file(rel)
+        return self.own_reason(rel, is_dir=False) is None
+
+    def _allowed_below(self, rel: str) -> bool:
+        """Whether an allow pattern names a path inside the folder `rel` (`config/x.key`
+        for `config`): only then is a withheld folder entered, to find it."""
+        if self.allow and self._allow.match_file(rel + "/"):
+            return True
+        inside = rel + "/"
+        return any(p.lstrip("/").startswith(inside) for p in self.allow)
 
     def _list(self, folder: str) -> list[tuple[str, str]]:
         """(path, "dir" | "file" | "link") of a folder's entries; nothing if it cannot be

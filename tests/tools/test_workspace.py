@@ -125,10 +125,15 @@ def test_what_is_not_withheld_reads_as_usual(project):
 
 
 def test_allow_patterns_let_chosen_paths_through(project):
-    workspace = Workspace(project, allow=[".env", ".env.example", "config/*.key", "build/"])
+    allow = [".env", ".env.example", "config/*.key", "build/", "home/.ssh/config"]
+    workspace = Workspace(project, allow=allow)
     listed = set(call(workspace, "Glob", pattern="**/*").content.splitlines())
-    assert {".env", ".env.example", "config/signing.key", "build/out.txt"} <= listed
-    assert "certs/server.pem" not in listed and ".env.local" not in listed
+    # a path inside a withheld folder is found when a pattern names it from the top
+    assert {".env", ".env.example", "config/signing.key", "build/out.txt", "home/.ssh/config"} <= (
+        listed
+    )
+    assert not {"certs/server.pem", ".env.local", "home/.aws/credentials"} & listed
+    assert "home/.ssh/config:1:needle" in call(workspace, "Grep", pattern="needle").content
     assert "needle" in call(workspace, "Read", file_path="config/signing.key").content
     assert KEY in call(workspace, "Read", file_path=".env").content  # (redacted by the loop)
     assert call(workspace, "Read", file_path=".env.local").is_error
