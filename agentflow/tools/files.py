@@ -345,6 +345,8 @@ class GrepTool(_FileTool):
                         full=True,
                     )
                 ]
+        elif start.exists():
+            raise ToolError(f"not a regular file: {path_arg} (a FIFO, device or socket)")
         else:
             raise ToolError(f"path not found: {path_arg} (workspace: {self.workspace.root})")
         out: list[str] = []

@@ -158,6 +158,9 @@ def test_special_files_in_the_workspace_are_refused_not_read(project):
     workspace = Workspace(project)
     fifo = call(workspace, "Read", file_path="src/pipe.py")
     assert fifo.is_error and "not a regular file" in fifo.content
+    searched = call(workspace, "Grep", pattern="x", path="src/pipe.py")
+    assert searched.is_error
+    assert searched.content == "not a regular file: src/pipe.py (a FIFO, device or socket)"
     zero = call(workspace, "Read", file_path="zero.txt")
     assert zero.is_error and "escapes the workspace" in zero.content
     loop = project / "loop.txt"
