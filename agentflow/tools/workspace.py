@@ -22,11 +22,13 @@ import time
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-
-from pathspec import GitIgnoreSpec
+from typing import TYPE_CHECKING
 
 from agentflow.guard.readfile import UnreadableFile, read_limited
 from agentflow.tools.base import ToolError
+
+if TYPE_CHECKING:
+    from pathspec import GitIgnoreSpec
 
 # gitignore syntax: a name without `/` matches at any depth, a trailing `/` only folders.
 DEFAULT_DENY: tuple[str, ...] = (
@@ -42,7 +44,6 @@ DEFAULT_DENY: tuple[str, ...] = (
     # not the project's own text: version control, agentflow's state, dependencies
     ".git/", ".agentflow/", "node_modules/",
 )  # fmt: skip
-_DENY = GitIgnoreSpec.from_lines(DEFAULT_DENY)
 NOT_PROJECT = frozenset({".git/", ".agentflow/", "node_modules/"})
 GITIGNORE = ".gitignore"
 VENV_MARKER = "pyvenv.cfg"
@@ -59,9 +60,30 @@ class Workspace:
     def __init__(self, root: Path, *, allow: Sequence[str] = ()) -> None:
         self.root = Path(os.path.realpath(root))
         self.allow = tuple(allow)
-        self._allow = GitIgnoreSpec.from_lines(self.allow)
+        self._compiled: tuple[GitIgnoreSpec, GitIgnoreSpec] | None = None
         self._ignores: dict[str, _Rules] = {}  # by folder: its .gitignore's rules
         self._parents = _parents_in_repository(self.root)
+
+    @property
+    def _deny(self) -> GitIgnoreSpec:
+        return self._specs()[0]
+
+    @property
+    def _allow(self) -> GitIgnoreSpec:
+        return self._specs()[1]
+
+    def _specs(self) -> tuple[GitIgnoreSpec, GitIgnoreSpec]:
+        """The deny and allow rules, compiled on first use (a run without file tools
+        never loads pathspec)."""
+        if self._compiled is None:
+            from pathspec import GitIgnoreSpec
+
+            deny, allow = (
+                GitIgnoreSpec.from_lines(DEFAULT_DENY),
+                GitIgnoreSpec.from_lines(self.allow),
+            )
+            self._compiled = (deny, allow)
+        return self._compiled
 
     # -- the boundary --------------------------------------------------------------------
 
@@ -151,7 +173,7 @@ class Workspace:
         key = rel + "/" * is_dir
         if self.allow and self._allow.match_file(key):
             return None
-        hit = _DENY.check_file(key)
+        hit = self._deny.check_file(key)
         if hit.include and hit.index is not None:
             pattern = DEFAULT_DENY[hit.index]
             what = "not the project's own text" if pattern in NOT_PROJECT else "a likely secret"
@@ -206,6 +228,8 @@ class Workspace:
         if signature is not None:
             try:
                 text = read_limited(Path(path), limit=MAX_GITIGNORE_BYTES, what=".gitignore")
+                from pathspec import GitIgnoreSpec
+
                 spec = GitIgnoreSpec.from_lines(text.decode("utf-8", "replace").splitlines())
             except (UnreadableFile, ValueError, TypeError):
                 spec = None  # an unreadable or invalid .gitignore ignores nothing

@@ -13,8 +13,6 @@ import difflib
 from collections.abc import Iterable, Mapping
 from pathlib import Path
 
-from pathspec import GitIgnoreSpec
-
 from agentflow.errors import Problem
 from agentflow.guard.readfile import UnreadableFile, read_limited
 from agentflow.routing.assign import AgentPick
@@ -76,6 +74,10 @@ def _check_workspace(workflow: Workflow) -> list[Problem]:
 
 def _check_allow(workflow: Workflow) -> list[Problem]:
     """Each `workspace: {allow: [...]}` pattern: gitignore syntax, inside the workspace."""
+    if not workflow.workspace_allow:
+        return []
+    from pathspec import GitIgnoreSpec  # (only for workflows that allow paths)
+
     problems = []
     for index, pattern in enumerate(workflow.workspace_allow):
         where = ("workspace", "allow", index)
