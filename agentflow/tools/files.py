@@ -80,6 +80,13 @@ def _load_text(workspace: Workspace, file: str, name: str) -> str:
     return data.decode("utf-8", "replace")
 
 
+def _mtime(path: str) -> float:
+    try:
+        return os.stat(path).st_mtime
+    except OSError:  # gone since the walk listed it
+        return 0.0
+
+
 def _glob_regex(pattern: str) -> str:
     """Glob to regex: `*` and `?` stay in one segment, a whole `**` segment spans any
     number of folders, `[...]` is a class (`!` negates), `{a,b}` is an alternation."""
@@ -297,7 +304,7 @@ class GlobTool(_FileTool):
             ]
         if not found:
             return f"no files match {pattern}"
-        dated = [(os.stat(p).st_mtime, self.workspace.relative(p)) for p in found]
+        dated = [(_mtime(p), self.workspace.relative(p)) for p in found]
         dated.sort(key=lambda item: (-item[0], item[1]))
         lines = [rel for _, rel in dated[:MAX_GLOB_FILES]]
         if len(dated) > MAX_GLOB_FILES:

@@ -113,12 +113,6 @@ class Workspace:
     def relative(self, path: str | os.PathLike[str]) -> str:
         return Path(path).relative_to(self.root).as_posix()
 
-    def contains(self, path: str) -> bool:
-        try:
-            return Path(path).resolve().is_relative_to(self.root)
-        except (OSError, RuntimeError):  # broken or looping links: treat as outside
-            return False
-
     def open_file(self, path: str | Path, shown: str) -> int:
         """A descriptor of the regular file at `path` (checked by `resolve` or found by
         `walk`), opened first and verified after: its real path is inside the root and,
