@@ -61,7 +61,7 @@ def read_limited(path: Path, *, limit: int, what: str) -> bytes:
         if not stat.S_ISREG(mode):
             raise UnreadableFile(
                 f"{what} is {_kind(mode)}, not a regular file",
-                "give the path of a regular file (agentflow reads nothing else)",
+                "give the path of a regular file; agentflow reads nothing else",
             )
         chunks: list[bytes] = []
         size = 0
