@@ -51,7 +51,7 @@ MAX_GITIGNORE_BYTES = 1024 * 1024
 GITIGNORE_FRESH_SECONDS = 2.0  # a .gitignore changed during a run is seen this soon
 _MAX_PARENTS = 40  # how far up a git repository's root is looked for
 _OPEN = os.O_RDONLY | os.O_NONBLOCK | os.O_NOCTTY | os.O_CLOEXEC
-_PROC_FD = Path("/proc/self/fd")
+_PROC_FD = os.path.isdir("/proc/self/fd")  # Linux: where an open descriptor really is
 
 
 class Workspace:
@@ -59,6 +59,7 @@ class Workspace:
 
     def __init__(self, root: Path, *, allow: Sequence[str] = ()) -> None:
         self.root = Path(os.path.realpath(root))
+        self._prefix = os.path.join(self.root, "")  # `root/`
         self.allow = tuple(allow)
         self._compiled: tuple[GitIgnoreSpec, GitIgnoreSpec] | None = None
         self._ignores: dict[str, _Rules] = {}  # by folder: its .gitignore's rules
@@ -111,7 +112,14 @@ class Workspace:
         return resolved
 
     def relative(self, path: str | os.PathLike[str]) -> str:
+        text = os.fspath(path)
+        if text.startswith(self._prefix):  # (string work: this runs once per file)
+            return text[len(self._prefix) :]
         return Path(path).relative_to(self.root).as_posix()
+
+    def inside(self, path: str) -> bool:
+        """Whether the real path `path` is the root or below it."""
+        return path == str(self.root) or path.startswith(self._prefix)
 
     def open_file(self, path: str | Path, shown: str) -> int:
         """A descriptor of the regular file at `path` (checked by `resolve` or found by
@@ -123,9 +131,9 @@ class Workspace:
             raise ToolError(f"cannot open {shown}: {error.strerror or error}") from None
         try:
             real = _real_path(fd, path)
-            if not real.is_relative_to(self.root):
+            if not self.inside(real):
                 raise ToolError(f"path escapes the workspace: {shown}")
-            if str(real) != os.path.normpath(path):  # (the path asked for is checked already)
+            if real != os.path.normpath(path):  # (the path asked for is checked already)
                 self.check(real, shown=shown)
             mode = os.fstat(fd).st_mode
             if stat.S_ISDIR(mode):
@@ -238,7 +246,7 @@ class Workspace:
         one); never leaves the root. Each folder is opened, then verified inside the
         root, then listed from that descriptor. Symlinked folders are not descended
         (cycles, and their files have a real path)."""
-        skip = len(os.path.join(self.root, ""))  # `root/` before each relative path
+        skip = len(self._prefix)
         stack: list[tuple[str, int, bool]] = [(str(start), 1, False)]
         while stack:
             folder, level, hidden = stack.pop()  # hidden: inside a withheld folder
@@ -275,7 +283,7 @@ class Workspace:
         except OSError:
             return []
         try:
-            if not _real_path(fd, folder).is_relative_to(self.root):
+            if not self.inside(_real_path(fd, folder)):
                 return []
             found: list[tuple[str, str]] = []
             with os.scandir(fd) as entries:
@@ -316,12 +324,12 @@ class _Rules:
     spec: GitIgnoreSpec | None
 
 
-def _real_path(fd: int, opened: str | os.PathLike[str]) -> Path:
+def _real_path(fd: int, opened: str | os.PathLike[str]) -> str:
     """Where the open descriptor `fd` really is: from /proc on Linux; elsewhere the path
     resolved after the open, accepted only when it is the very file that was opened."""
-    if _PROC_FD.is_dir():
-        return Path(os.readlink(_PROC_FD / str(fd)))
-    real = Path(opened).resolve()
+    if _PROC_FD:
+        return os.readlink(f"/proc/self/fd/{fd}")
+    real = os.path.realpath(opened)
     mine, theirs = os.fstat(fd), os.stat(real)
     if (mine.st_dev, mine.st_ino) != (theirs.st_dev, theirs.st_ino):
         raise ToolError(f"{opened} changed while it was opened; try again")
