@@ -13,6 +13,8 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
+from agentflow.guard.redact import redact_data
+
 EventKind = Literal[
     "request", "response", "notification", "state", "tool_call", "tool_result", "message"
 ]
@@ -52,7 +54,7 @@ class EventLog:
             sender,
             recipient,
             kind,
-            dict(payload),
+            redact_data(dict(payload)),  # secrets in the environment are never recorded
         )
         self.events.append(event)
         if self.listener is not None:

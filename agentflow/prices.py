@@ -18,9 +18,11 @@ from pathlib import Path
 from typing import Any
 
 from agentflow.errors import AgentflowError, Problem
+from agentflow.guard.readfile import UnreadableFile, read_limited
 
 PRICES_ENV = "AGENTFLOW_PRICES"
 PER_MILLION = 1_000_000
+MAX_PRICE_FILE_BYTES = 1024 * 1024  # a price file lists models: a few KB
 
 
 @dataclass(frozen=True)
@@ -146,11 +148,14 @@ def _parse_table(data: Any, source: str) -> tuple[dict[str, str], dict[str, Mode
 
 def _read_user_prices(path: Path) -> Any:
     try:
-        text = path.read_text(encoding="utf-8")
-    except OSError as exc:
-        raise AgentflowError.single(
-            str(path), f"cannot read price file: {exc.strerror or exc}", hint=f"check {PRICES_ENV}"
-        ) from None
+        raw = read_limited(path, limit=MAX_PRICE_FILE_BYTES, what="price file")
+    except UnreadableFile as exc:
+        hint = exc.hint or f"check {PRICES_ENV}"
+        raise AgentflowError.single(str(path), exc.message, hint=hint) from None
+    try:
+        text = raw.decode("utf-8-sig")
+    except UnicodeDecodeError:
+        raise AgentflowError.single(str(path), "price file is not UTF-8 text") from None
     import yaml
 
     try:

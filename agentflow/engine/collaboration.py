@@ -32,7 +32,7 @@ class Collaboration:
             log,
             SharedState(log),
             MessageBus(log),
-            Workspace(plan.workspace),
+            Workspace(plan.workspace, allow=plan.workspace_allow),
             plan.agents,
             plan.ask,
             plan.state_keys_read,

@@ -20,6 +20,7 @@ from agentflow.engine.context import RunContext
 from agentflow.engine.ledger import Cost, Reservation
 from agentflow.engine.results import Attempt
 from agentflow.engine.retry import RetryPolicy
+from agentflow.guard.redact import redact
 from agentflow.prices import Usage
 from agentflow.providers.base import ModelRequest, ModelResponse, ProviderError
 from agentflow.tools.base import Tool, ToolCall, ToolContext, ToolResult
@@ -234,7 +235,9 @@ async def _run_tool(
         )
     else:
         result = await _call_tool(tool, call, context, settings.tool_timeout)
-    result = _cut(result)
+    # A tool result quoting a secret of the environment (an API key in a file) reaches
+    # neither the model nor the records with it.
+    result = _cut(replace(result, content=redact(result.content)))
     log.add(
         call.name,
         context.caller,

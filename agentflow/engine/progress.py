@@ -10,9 +10,11 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable
+from dataclasses import replace
 
 from agentflow.engine.recorder import Recorder
 from agentflow.engine.results import FINAL, Answer, Attempt, TaskResult, TaskStatus
+from agentflow.guard.redact import redact, redact_data, secrets
 from agentflow.prices import Usage
 
 Listener = Callable[[TaskResult], None]
@@ -32,8 +34,11 @@ class Progress:
         answer: Answer | None = None,
     ) -> None:
         now = time.time()
+        found = secrets()  # an answer or error quoting a key is recorded without it
         if answer is not None:
-            task.output, task.document, task.source = answer.output, answer.document, answer.source
+            task.output = redact(answer.output, found)
+            task.document = redact_data(answer.document, found)
+            task.source = answer.source
             task.model = answer.model or task.model
             task.truncated = answer.truncated
             task.saved_usage = task.saved_usage + answer.saved_usage
@@ -42,7 +47,7 @@ class Progress:
             task.started_at = now
         task.status = status
         if error is not None:
-            task.error = error
+            task.error = redact(error, found)
         if status in FINAL:
             if task.started_at is not None:
                 task.ended_at = now
@@ -52,6 +57,8 @@ class Progress:
     def attempted(self, task: TaskResult, attempt: Attempt) -> None:
         """One more attempt (already charged), numbered here: sub-calls run side by side,
         so numbers cannot be handed out ahead."""
+        if attempt.error is not None:  # an API error quoting a key is recorded without it
+            attempt = replace(attempt, error=redact(attempt.error))
         task.attempts.append(attempt.renumbered(len(task.attempts) + 1))
         self.listener(task)
 

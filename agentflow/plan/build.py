@@ -113,6 +113,7 @@ def build_plan(
         routing=workflow.routing,
         ask=workflow.ask,
         workspace=workflow.workspace,
+        workspace_allow=workflow.workspace_allow,
         state_keys_read=keys,
         topics_read=topics,
     )

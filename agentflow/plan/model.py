@@ -87,6 +87,7 @@ class Plan:
     routing: Routing
     ask: AskSettings
     workspace: Path
+    workspace_allow: tuple[str, ...] = ()  # paths let through the file tools' default deny
     state_keys_read: tuple[str, ...] = ()  # in prompts, waits_for and subscribe
     topics_read: tuple[str, ...] = ()
     estimate: Estimate | None = None  # only when asked for: counting tokens takes a while

@@ -18,6 +18,7 @@ from pathlib import Path
 from typing import Any
 
 from agentflow.errors import Problem
+from agentflow.guard.readfile import UnreadableFile, read_limited
 from agentflow.spec.frontmatter import Frontmatter, FrontmatterError, parse_frontmatter
 
 MAX_FILE_BYTES = 5 * 1024 * 1024
@@ -77,9 +78,10 @@ def discover_agents(dirs: Sequence[Path]) -> AgentCatalog:
             problems.append(_missing_folder(folder))
             continue
         for path in _markdown_files(folder, problems):
-            if path.resolve() in seen:
+            real = Path(os.path.realpath(path))  # never raises: a link loop stays as it is
+            if real in seen:
                 continue
-            seen.add(path.resolve())
+            seen.add(real)
             agent = _add(path, agents, first_file, problems)
             if agent is not None:
                 loaded.append(agent)
@@ -147,15 +149,9 @@ def _load(path: Path) -> _Loaded:
 
 def _read_text(path: Path) -> str:
     try:
-        if path.is_dir():
-            raise _Unreadable("is a folder, not an agent file", "give the path of a .md file")
-        size = path.stat().st_size
-        if size > MAX_FILE_BYTES:
-            message = f"file is too large for an agent file ({size / 1024 / 1024:.1f} MB)"
-            raise _Unreadable(message, "agent files are short Markdown files; the limit is 5 MB")
-        data = path.read_bytes()
-    except OSError as exc:
-        raise _Unreadable(f"cannot read file: {exc.strerror or exc}", "check the path") from None
+        data = read_limited(path, limit=MAX_FILE_BYTES, what="agent file")
+    except UnreadableFile as exc:
+        raise _Unreadable(exc.message, exc.hint) from None
     return _decode(data)
 
 

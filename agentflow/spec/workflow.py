@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -133,6 +134,8 @@ class Workflow:
     graph: TaskGraph = field(repr=False, compare=False, default_factory=lambda: TaskGraph(()))
     routing: Routing = field(default_factory=Routing)
     ask: AskSettings = field(default_factory=AskSettings)
+    # `workspace: {allow: [...]}`: gitignore patterns of paths let through the default deny
+    workspace_allow: tuple[str, ...] = ()
 
     def position(self, path: YamlPath) -> tuple[int | None, int | None]:
         pos = self.source.position(path)
@@ -225,14 +228,25 @@ def _agent_dirs(path: Path, raw: Any) -> tuple[tuple[Path, ...], bool]:
     if raw is None:
         return (base / "agents", base / ".claude" / "agents"), False
     entries = [raw] if isinstance(raw, str) else list(raw)
-    return tuple((base / entry).resolve() for entry in entries), True
+    return tuple(_real(base / entry) for entry in entries), True
 
 
-def _workspace(path: Path, raw: str | None) -> Path:
+def _workspace(path: Path, raw: str | Mapping[str, Any] | None) -> tuple[Path, tuple[str, ...]]:
+    """The workspace folder and its allow patterns, from a path or `{path, allow}`."""
     base = path.parent
+    allow: tuple[str, ...] = ()
+    if isinstance(raw, Mapping):
+        allow = tuple(str(pattern) for pattern in raw.get("allow") or ())
+        raw = raw.get("path")
     if raw is None:
-        return base.resolve()
-    return (base / Path(raw).expanduser()).resolve()  # an absolute path stays as it is
+        return _real(base), allow
+    return _real(base / Path(raw).expanduser()), allow  # an absolute path stays
+
+
+def _real(path: Path) -> Path:
+    """`path` with links resolved; a link loop is left as it is (validate reports it),
+    where Path.resolve would raise."""
+    return Path(os.path.realpath(path))
 
 
 def _ask(raw: Mapping[str, Any] | None) -> AskSettings:
@@ -272,6 +286,7 @@ def build_workflow(path: Path, loaded: LoadedYaml) -> Workflow:
     )
     agent_dirs, explicit = _agent_dirs(path, data.get("agents"))
     budget = data.get("budget") or {}
+    workspace, allow = _workspace(path, data.get("workspace"))
     return Workflow(
         path=path,
         name=data["name"],
@@ -283,7 +298,8 @@ def build_workflow(path: Path, loaded: LoadedYaml) -> Workflow:
         concurrency=data.get("concurrency", DEFAULT_CONCURRENCY),
         budget=BudgetCap(usd=budget.get("usd"), tokens=budget.get("tokens")),
         tasks=tasks,
-        workspace=_workspace(path, data.get("workspace")),
+        workspace=workspace,
+        workspace_allow=allow,
         source=loaded,
         graph=graph,
         routing=_routing(data.get("routing")),

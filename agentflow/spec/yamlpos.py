@@ -18,6 +18,7 @@ from typing import Any
 import yaml
 
 from agentflow.errors import Problem
+from agentflow.guard.readfile import UnreadableFile, read_limited
 
 MAX_FILE_BYTES = 10 * 1024 * 1024
 MAX_NODES = 500_000  # guards against alias bombs ("billion laughs") and absurd files
@@ -191,21 +192,13 @@ def _expanded_size(data: Any, limit: int) -> int:
 
 
 def read_text_file(path: Path, what: str) -> tuple[str | None, Problem | None]:
-    """Read a user's text file, turning every way it can be unreadable into one Problem."""
+    """Read a user's text file, turning every way it can be unreadable (missing, a folder,
+    a FIFO or device, a symlink loop, too large) into one Problem."""
     file = str(path)
-    if not path.exists():
-        return None, Problem(file, f"{what} not found", hint="check the path")
-    if path.is_dir():
-        return None, Problem(file, f"{what} is a directory, not a file", hint="name a .yaml file")
     try:
-        size = path.stat().st_size
-        if size > MAX_FILE_BYTES:
-            mb = size / 1024 / 1024
-            limit = MAX_FILE_BYTES // 1024 // 1024
-            return None, Problem(file, f"{what} is {mb:.1f} MB; the limit is {limit} MB")
-        raw = path.read_bytes()
-    except OSError as exc:
-        return None, Problem(file, f"cannot read {what}: {exc.strerror or exc}")
+        raw = read_limited(path, limit=MAX_FILE_BYTES, what=what)
+    except UnreadableFile as exc:
+        return None, Problem(file, exc.message, hint=exc.hint)
     if b"\x00" in raw:
         return None, Problem(file, f"{what} is binary, not text", hint="is this the right file?")
     try:

@@ -1,8 +1,9 @@
 """Read-only file tools with Claude Code's names and inputs: Read, Glob and Grep.
 
-Everything happens inside one workspace folder: a path that leaves it (`..`, an absolute
-path elsewhere, a symlink pointing out) is refused as a tool error, so a model can never
-see text from outside. Output is capped so one call cannot flood the context window.
+Everything happens inside one workspace folder (agentflow.tools.workspace): a path that
+leaves it is refused, likely secrets are withheld, files are opened then verified. Output
+is capped so one call cannot flood the context window, and a file is read only as far as
+the call needs (a 50 GB file costs what its first lines cost).
 """
 
 from __future__ import annotations
@@ -10,14 +11,18 @@ from __future__ import annotations
 import asyncio
 import os
 import re
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, BinaryIO
 
 import regex
 
 from agentflow.tools.base import Tool, ToolCall, ToolContext, ToolError, ToolResult, ToolSpec
 from agentflow.tools.patterns import Deadline, PatternError, compile_pattern, search
+from agentflow.tools.workspace import Workspace
+
+__all__ = ["GlobTool", "GrepTool", "ReadTool", "Workspace", "file_tools"]
 
 MAX_LINES = 2000  # Read: lines per call (Claude Code's default)
 MAX_BYTES = 256 * 1024  # Read: bytes per call
@@ -28,63 +33,7 @@ MAX_GREP_LINE_CHARS = 500
 MAX_GREP_FILE_BYTES = 2 * 1024 * 1024
 BINARY_SNIFF_BYTES = 8192
 SEARCH_SECONDS_IN_ALL = 10.0  # one Glob or Grep: its patterns' searches together, at most
-SKIP_DIRS = frozenset({".git"})  # VCS internals: large, and never what the model wants
-
-
-class Workspace:
-    """The folder the tools may read; every path goes through `resolve`."""
-
-    def __init__(self, root: Path) -> None:
-        self.root = Path(root).resolve()
-
-    def resolve(self, path: str) -> Path:
-        if "\x00" in path:
-            raise ToolError(f"path contains a NUL byte: {path!r}")
-        candidate = Path(path).expanduser() if path.startswith("~") else Path(path)
-        if not candidate.is_absolute():
-            candidate = self.root / candidate
-        # resolve() follows symlinks, so a link pointing out is caught like a `..` escape
-        try:
-            resolved = candidate.resolve()
-        except (OSError, RuntimeError) as error:  # e.g. a symlink loop
-            raise ToolError(f"cannot resolve {path}: {error}") from None
-        if not resolved.is_relative_to(self.root):
-            raise ToolError(
-                f"path escapes the workspace: {path}; paths are relative to {self.root}"
-            )
-        return resolved
-
-    def relative(self, path: str | os.PathLike[str]) -> str:
-        return Path(path).relative_to(self.root).as_posix()
-
-    def contains(self, path: str) -> bool:
-        try:
-            return Path(path).resolve().is_relative_to(self.root)
-        except (OSError, RuntimeError):  # broken or looping links: treat as outside
-            return False
-
-    def walk(self, start: Path, max_depth: int | None = None) -> Iterator[str]:
-        """Files under `start` (absolute, unresolved link paths); never leaves the root.
-        Symlinked folders are not descended (cycles, and their files have a real path)."""
-        stack: list[tuple[str, int]] = [(str(start), 1)]
-        while stack:
-            folder, level = stack.pop()
-            try:
-                entries = list(os.scandir(folder))
-            except OSError:
-                continue  # unreadable folder: skip rather than fail the whole search
-            for entry in entries:
-                try:
-                    if entry.is_symlink():
-                        if self.contains(entry.path) and os.path.isfile(entry.path):
-                            yield entry.path
-                    elif entry.is_dir():
-                        if entry.name not in SKIP_DIRS and (max_depth is None or level < max_depth):
-                            stack.append((entry.path, level + 1))
-                    elif entry.is_file():
-                        yield entry.path
-                except OSError:
-                    continue
+MAX_SCAN_BYTES = 64 * 1024 * 1024  # Read: bytes read at most to find and count lines
 
 
 def _field(call: ToolCall, name: str, kind: type, required: bool = False) -> Any:
@@ -119,15 +68,23 @@ def _is_binary(head: bytes) -> bool:
     return b"\x00" in head
 
 
-def _load_text(file: str, name: str) -> str:
-    """A file's text for Grep; a ToolError for binary files and files over 2 MB."""
-    if os.stat(file).st_size > MAX_GREP_FILE_BYTES:
+def _load_text(workspace: Workspace, file: str, name: str) -> str:
+    """A file's text for Grep; a ToolError for binary files and files over 2 MB (counted
+    while reading)."""
+    with open(workspace.open_file(file, name), "rb") as handle:
+        data = handle.read(MAX_GREP_FILE_BYTES + 1)
+    if len(data) > MAX_GREP_FILE_BYTES:
         raise ToolError(f"file too large to search: {name} (over 2 MB)")
-    with open(file, "rb") as handle:
-        data = handle.read()
     if _is_binary(data[:BINARY_SNIFF_BYTES]):
         raise ToolError(f"binary file: {name}; Grep searches text files only")
     return data.decode("utf-8", "replace")
+
+
+def _mtime(path: str) -> float:
+    try:
+        return os.stat(path).st_mtime
+    except OSError:  # gone since the walk listed it
+        return 0.0
 
 
 def _glob_regex(pattern: str) -> str:
@@ -218,55 +175,86 @@ class ReadTool(_FileTool):
         if (offset is not None and offset < 0) or (limit is not None and limit < 1):
             raise ToolError("field `offset` must be 1 or more, `limit` 1 or more")
         offset = offset or 1  # models often send 0 meaning "from the start"
-        path = self._text_file(file_path)
-        shown, total, last = _numbered_lines(path, offset, limit or MAX_LINES)
-        if total == 0:
-            return f"(empty file: {file_path})"
-        if offset > total:
-            raise ToolError(f"offset {offset} is past the end of {file_path} ({total} lines)")
-        if last < total:
-            shown.append(f"[cut: showing lines {offset}-{last} of {total}; use offset/limit]")
-        return "\n".join(shown)
-
-    def _text_file(self, file_path: str) -> Path:
         path = self.workspace.resolve(file_path)
         if path.is_dir():
             raise ToolError(f"{file_path} is a directory, not a file; use Glob to list its files")
         if not path.exists():
             raise ToolError(f"file not found: {file_path} (workspace: {self.workspace.root})")
-        if not path.is_file():
-            raise ToolError(f"not a regular file: {file_path}")
-        with path.open("rb") as handle:
+        with open(self.workspace.open_file(path, file_path), "rb") as handle:
             if _is_binary(handle.read(BINARY_SNIFF_BYTES)):
                 raise ToolError(f"binary file: {file_path}; Read shows text files only")
-        return path
+            handle.seek(0)
+            window = _numbered_lines(handle, offset, limit or MAX_LINES)
+        if window.total == 0:
+            return f"(empty file: {file_path})"
+        if window.last == 0 and window.total is not None:
+            raise ToolError(
+                f"offset {offset} is past the end of {file_path} ({window.total} lines)"
+            )
+        if window.last == 0:
+            raise ToolError(
+                f"line {offset} of {file_path} is beyond the first {MAX_SCAN_BYTES >> 20} MB, "
+                "as far as Read looks"
+            )
+        shown = window.lines
+        if window.total is None:
+            shown.append(
+                f"[cut: showing lines {offset}-{window.last}; the file goes on; use offset/limit]"
+            )
+        elif window.last < window.total:
+            shown.append(
+                f"[cut: showing lines {offset}-{window.last} of {window.total}; use offset/limit]"
+            )
+        return "\n".join(shown)
 
 
-def _numbered_lines(path: Path, offset: int, limit: int) -> tuple[list[str], int, int]:
-    """Lines offset..offset+limit-1 as `cat -n` shows them, within MAX_BYTES; with the
-    file's line count and the last line shown."""
-    shown: list[str] = []
-    used, total, last, full = 0, 0, 0, False
-    with path.open("rb") as handle:
-        continued = False  # the previous chunk ended mid-line
-        # readline with a cap: a file without newlines must not be read whole at once
-        for raw in iter(lambda: handle.readline(1 << 20), b""):
-            if continued:
-                continued = not raw.endswith(b"\n")
-                continue
+@dataclass
+class _Window:
+    lines: list[str]  # as `cat -n` shows them
+    last: int  # the last line shown (0: none)
+    total: int | None  # the file's lines; None: more than Read looked at
+
+
+def _numbered_lines(handle: BinaryIO, offset: int, limit: int) -> _Window:
+    """Lines offset..offset+limit-1 within MAX_BYTES, reading no further than they (and
+    counting the rest of the lines, within MAX_SCAN_BYTES in all)."""
+    window = _Window([], 0, None)
+    used, number, scanned, continued = 0, 0, 0, False
+    # readline with a cap: a file without newlines must not be read whole at once
+    for raw in iter(lambda: handle.readline(1 << 20), b""):
+        scanned += len(raw)
+        if scanned > MAX_SCAN_BYTES:
+            return window
+        if continued:  # the rest of a line longer than the cap
             continued = not raw.endswith(b"\n")
-            total += 1
-            if total < offset or total >= offset + limit or full:
-                continue
-            entry = f"{total:>6}\t{_shown_line(raw)}"
-            size = len(entry.encode()) + 1
-            if used + size > MAX_BYTES:
-                full = True
-                continue
-            shown.append(entry)
-            used += size
-            last = total
-    return shown, total, last
+            continue
+        continued = not raw.endswith(b"\n")
+        number += 1
+        if number < offset:
+            continue
+        entry = f"{number:>6}\t{_shown_line(raw)}"
+        size = len(entry.encode()) + 1
+        if number >= offset + limit or used + size > MAX_BYTES:
+            number -= 1
+            handle.seek(-len(raw), os.SEEK_CUR)
+            break
+        window.lines.append(entry)
+        used += size
+        window.last = number
+    window.total = _count_rest(handle, number, MAX_SCAN_BYTES - scanned)
+    return window
+
+
+def _count_rest(handle: BinaryIO, number: int, budget: int) -> int | None:
+    """`number` plus the lines from here to the end; None past `budget` bytes."""
+    last = b"\n"
+    while budget > 0:
+        chunk = handle.read(min(1 << 20, budget))
+        if not chunk:
+            return number + (last != b"\n")
+        number += chunk.count(b"\n")
+        last, budget = chunk[-1:], budget - len(chunk)
+    return None if handle.read(1) else number + (last != b"\n")
 
 
 def _shown_line(raw: bytes) -> str:
@@ -316,7 +304,7 @@ class GlobTool(_FileTool):
             ]
         if not found:
             return f"no files match {pattern}"
-        dated = [(os.stat(p).st_mtime, self.workspace.relative(p)) for p in found]
+        dated = [(_mtime(p), self.workspace.relative(p)) for p in found]
         dated.sort(key=lambda item: (-item[0], item[1]))
         lines = [rel for _, rel in dated[:MAX_GLOB_FILES]]
         if len(dated) > MAX_GLOB_FILES:
@@ -348,7 +336,7 @@ class GrepTool(_FileTool):
         start = self.workspace.resolve(path_arg or ".")
         if start.is_file():
             files = [str(start)]
-            _load_text(files[0], path_arg or "")  # a file named explicitly: say why not
+            _load_text(self.workspace, files[0], path_arg or "")  # named: say why not
         elif start.is_dir():
             files = list(self.workspace.walk(start))
             if file_glob:
@@ -364,12 +352,14 @@ class GrepTool(_FileTool):
                         full=True,
                     )
                 ]
+        elif start.exists():
+            raise ToolError(f"not a regular file: {path_arg} (a FIFO, device or socket)")
         else:
             raise ToolError(f"path not found: {path_arg} (workspace: {self.workspace.root})")
         out: list[str] = []
         for file in sorted(files, key=self.workspace.relative):
             try:
-                text = _load_text(file, file)
+                text = _load_text(self.workspace, file, self.workspace.relative(file))
             except (ToolError, OSError):
                 continue  # in a folder, binary, huge or unreadable files are just skipped
             rel = self.workspace.relative(file)

@@ -14,6 +14,7 @@ from collections.abc import Iterable, Mapping
 from pathlib import Path
 
 from agentflow.errors import Problem
+from agentflow.guard.readfile import UnreadableFile, read_limited
 from agentflow.routing.assign import AgentPick
 from agentflow.routing.tools import (
     KNOWN_TOOLS,
@@ -23,7 +24,7 @@ from agentflow.routing.tools import (
     select_tools,
     split_tools,
 )
-from agentflow.spec.agents import Agent, AgentCatalog
+from agentflow.spec.agents import MAX_FILE_BYTES, Agent, AgentCatalog
 from agentflow.spec.graph import TaskGraph
 from agentflow.spec.workflow import TaskSpec, Workflow
 from agentflow.validate.common import at as _at
@@ -61,12 +62,37 @@ def check_tools(
 
 
 def _check_workspace(workflow: Workflow) -> list[Problem]:
+    problems = _check_allow(workflow)
     folder = workflow.workspace
     if folder.is_dir():
-        return []
+        return problems
     what = "is not a folder" if folder.exists() else "does not exist"
     hint = "create it, or fix `workspace:` (a relative path starts at the workflow's folder)"
-    return [_at(workflow, ("workspace",), f"workspace {folder} {what}", hint)]
+    # ("workspace", "path") is placed at `workspace:` itself when it is a plain path
+    return [_at(workflow, ("workspace", "path"), f"workspace {folder} {what}", hint), *problems]
+
+
+def _check_allow(workflow: Workflow) -> list[Problem]:
+    """Each `workspace: {allow: [...]}` pattern: gitignore syntax, inside the workspace."""
+    if not workflow.workspace_allow:
+        return []
+    from pathspec import GitIgnoreSpec  # (only for workflows that allow paths)
+
+    problems = []
+    for index, pattern in enumerate(workflow.workspace_allow):
+        where = ("workspace", "allow", index)
+        if pattern.startswith("~") or ".." in pattern.split("/"):
+            message = f"allow pattern {pattern!r} leaves the workspace"
+            hint = "allow patterns are relative to the workspace folder, e.g. config/*.key"
+            problems.append(_at(workflow, where, message, hint))
+            continue
+        try:
+            GitIgnoreSpec.from_lines([pattern])
+        except (ValueError, TypeError) as exc:
+            message = f"allow pattern {pattern!r} is not a valid gitignore pattern: {exc}"
+            hint = "gitignore pattern syntax, e.g. .env.example, config/*.key, secrets/"
+            problems.append(_at(workflow, where, message, hint))
+    return problems
 
 
 def _ignored_message(ignored: tuple[str, ...]) -> str:
@@ -127,9 +153,10 @@ def _ignored_tools(
 def _tools_line(path: Path) -> int | None:
     """The line of `tools:` in an agent file's frontmatter (the Agent keeps no positions)."""
     try:
-        lines = path.read_text(encoding="utf-8-sig", errors="replace").splitlines()
-    except OSError:
+        raw = read_limited(path, limit=MAX_FILE_BYTES, what="agent file")
+    except UnreadableFile:
         return None
+    lines = raw.decode("utf-8-sig", "replace").splitlines()
     for number, line in enumerate(lines[1:], start=2):
         if line.strip() and not line.strip().strip("-"):  # the closing delimiter
             break

@@ -409,6 +409,31 @@ def test_workspace_is_resolved_against_the_workflow_folder(capsys, tmp_path, mon
     assert workflow.workspace == (tmp_path / "wf").resolve() and workflow.workspace.is_absolute()
 
 
+def test_workspace_allow_patterns_are_checked_where_they_are_written(capsys, tmp_path):
+    body = "workspace: {path: ., allow: [.env.example, '../up', '!', 3]}\n"
+    path = write_workflow(tmp_path, body + "tasks:\n  a: {prompt: x}\n")
+    result = validate(capsys, path)
+    assert result.code == 2
+    assert f"{path}:3:58: error: workspace.allow.3: 3 is not of type 'string'" in result.err
+    path = write_workflow(tmp_path, body.replace(", 3]", "]") + "tasks:\n  a: {prompt: x}\n")
+    result = validate(capsys, path)
+    assert result.code == 2
+    assert problem_lines(result.err, "error") == [
+        f"{path}:3:44: error: allow pattern '../up' leaves the workspace "
+        "(allow patterns are relative to the workspace folder, e.g. config/*.key)",
+        f"{path}:3:53: error: allow pattern '!' is not a valid gitignore pattern: "
+        "Invalid git pattern: '!' (gitignore pattern syntax, e.g. .env.example, "
+        "config/*.key, secrets/)",
+    ]
+    good = write_workflow(
+        tmp_path, "workspace: {allow: [.env.example, /config/*.key]}\ntasks:\n  a: {prompt: x}\n"
+    )
+    assert validate(capsys, good).code == 0
+    workflow, _ = loaded(good)
+    assert workflow.workspace == tmp_path.resolve()
+    assert workflow.workspace_allow == (".env.example", "/config/*.key")
+
+
 # --- the schema -----------------------------------------------------------------------
 
 
@@ -439,6 +464,8 @@ def test_workspace_is_resolved_against_the_workflow_folder(capsys, tmp_path, mon
         ("ask: {timeout: 0}\ntasks:\n  a: {prompt: x}\n", "ask.timeout: 0 is less than or"),
         ("ask: {depth: 1}\ntasks:\n  a: {prompt: x}\n", "unknown key 'depth' in ask"),
         ("workspace: ''\ntasks:\n  a: {prompt: x}\n", "workspace: '' should be non-empty"),
+        ("workspace: {pth: .}\ntasks:\n  a: {prompt: x}\n", "unknown key 'pth' in workspace"),
+        ("workspace: {allow: .env}\ntasks:\n  a: {prompt: x}\n", "'.env' is not of type 'array'"),
         ("tasks:\n  a: {prompt: x, waits: [state.x]}\n", "unknown key 'waits' in tasks.a"),
     ],
 )
