@@ -19,6 +19,7 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
+from agentflow.guard.redact import redact_data
 from agentflow.prices import Usage
 from agentflow.providers.base import ModelRequest, ModelResponse
 
@@ -152,7 +153,8 @@ class ResponseCache:
             entry["stop_reason"] = answer.stop_reason
             entry["content"] = [dict(block) for block in answer.content]
         try:
-            text = json.dumps(entry, ensure_ascii=False, allow_nan=False)
+            # Secrets of the environment never reach the disk (agentflow.guard.redact).
+            text = json.dumps(redact_data(entry), ensure_ascii=False, allow_nan=False)
             with self._store() as db:
                 db.execute(
                     f"INSERT OR REPLACE INTO {TABLE} (key, created_at, entry) VALUES (?, ?, ?)",

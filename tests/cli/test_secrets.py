@@ -48,6 +48,11 @@ def recorded_text(state: Path) -> str:
     assert any(p.name == "messages.jsonl" for p in files)
     assert any(p.name == "summary.json" for p in files)
     assert any(p.name == "t.md" for p in files)
+    caches = list((state / "cache").glob("*.sqlite3"))
+    assert caches, "the response cache was written"
+    for cache in caches:  # the response cache, as SQL: what a later run would read back
+        with sqlite3.connect(cache) as db:
+            history += "\n".join(db.iterdump())
     return history + "\n".join(p.read_text() for p in files)
 
 
