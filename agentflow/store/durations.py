@@ -11,10 +11,12 @@ other. The learned duration is the median of a task's samples.
 
 from __future__ import annotations
 
+import sqlite3
 import statistics
 from collections import defaultdict
 from pathlib import Path
 
+from agentflow.errors import AgentflowError
 from agentflow.plan.model import LearnedDuration
 from agentflow.store.db import reading
 from agentflow.store.migrations import SIMULATED
@@ -40,11 +42,15 @@ WHERE t.run_id IN (SELECT run_id FROM recent)
 def learned_durations(
     workflow: str, runs: int = RECENT_RUNS, path: Path | None = None
 ) -> dict[str, LearnedDuration]:
-    """Task id -> its median duration over the workflow's last `runs` real runs."""
-    with reading(path) as db:
-        if db is None:
-            return {}
-        rows = db.execute(_SAMPLES, {"workflow": workflow, "runs": runs}).fetchall()
+    """Task id -> its median duration over the workflow's last `runs` real runs. A history
+    that cannot be read teaches nothing: the estimates serve, and the run goes on."""
+    try:
+        with reading(path) as db:
+            if db is None:
+                return {}
+            rows = db.execute(_SAMPLES, {"workflow": workflow, "runs": runs}).fetchall()
+    except (AgentflowError, sqlite3.Error, OSError):
+        return {}
     clean: dict[str, list[float]] = defaultdict(list)
     during_start_up: dict[str, list[float]] = defaultdict(list)
     for row in rows:
