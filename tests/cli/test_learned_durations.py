@@ -46,10 +46,10 @@ def test_a_rerun_learns_durations_and_starts_the_long_chain_first(api, capsys, t
     plan = run_cli(capsys, "plan", str(path), "--json").json()
     assert plan["learned_durations"] == 3
     tasks = plan["tasks"]
-    assert 0.4 <= tasks["slow"]["learned_seconds"] < 1.5 and tasks["slow"]["learned_runs"] == 1
+    assert 0.4 <= tasks["slow"]["learned_seconds"] < 2.0 and tasks["slow"]["learned_runs"] == 1
     # `quick` was the run's first request: only what came after its answer is learned, so
     # the SDK's and the connection's start-up never count as task time.
-    assert tasks["quick"]["learned_seconds"] < 0.1
+    assert tasks["quick"]["learned_seconds"] < DELAYS["quick"]
     assert tasks["quick"]["est_seconds"] > tasks["slow"]["est_seconds"]
     assert plan["critical_path"] == ["slow", "tail"]
     table = run_cli(capsys, "plan", str(path)).out
