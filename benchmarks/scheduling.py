@@ -22,8 +22,10 @@ and run folders on (a fresh AGENTFLOW_HOME per DAG).
      command  = the wall time of the whole command (Python start-up, SDK import, validate,
                 plan, history), for scale
 2. Overhead per task, recording on: zero-latency tasks (layered, 100 wide) in one
-   `agentflow run` at concurrency 20: the run's wall time / tasks, with the `simulate`
-   provider (engine, history, run folder) and with the SDK against the loopback server.
+   `agentflow run` at concurrency 20, with the `simulate` provider (engine, history, run
+   folder) and with the SDK against the loopback server. in-run: the run's wall time /
+   tasks; all-in: the command's extra time per extra task (2,000 tasks against 100), which
+   also counts validating, planning and the history's writes after the last task.
 3. Memory: peak RSS of one `agentflow run --provider simulate` of 10,000 tasks.
 
     python benchmarks/scheduling.py [--quick]
@@ -210,37 +212,48 @@ A re-run is the same workflow on new input, its plan learned from the first run'
 
 def overhead_phase(config: Config, folder: Path) -> None:
     tasks = config.overhead_tasks
-    dag = dags.layered("overhead", max(1, tasks // 100), min(100, tasks), dags.zero)
-    path = folder / "overhead.yaml"
-    path.write_text(dags.to_yaml(dag, concurrency=20))
-    print(f"\n## Overhead: {dag.size:,} zero-latency tasks (layered, 100 wide), concurrency 20,")
-    print("one `agentflow run` each, history and run folder on: the run's wall time / tasks")
+    big = dags.layered("overhead", max(1, tasks // 100), min(100, tasks), dags.zero)
+    small = dags.layered("overhead", 1, 100, dags.zero)
+    paths = {}
+    for dag in (small, big):
+        paths[dag.size] = folder / f"overhead-{dag.size}.yaml"
+        paths[dag.size].write_text(dags.to_yaml(dag, concurrency=20))
+    print(f"\n## Overhead: {big.size:,} zero-latency tasks (layered, 100 wide), concurrency 20,")
+    print("history and run folder on. in-run = the run's wall time (--json) / tasks; all-in =")
+    print(f"(command time at {big.size:,} tasks - at {small.size}) / {big.size - small.size:,}: "
+          "validate, plan, run and the history's last writes, per task")  # fmt: skip
     with MessagesServer() as server:
         server.responder = lambda request: Reply(text="ok")
-        for label, env in [
-            ("simulate provider (engine + recording)", {"AGENTFLOW_SIMULATE_LATENCY": "0"}),
-            ("anthropic SDK -> loopback server", {"ANTHROPIC_BASE_URL": server.url}),
+        for label, provider in [
+            ("simulate provider (engine + recording)", "simulate"),
+            ("anthropic SDK -> loopback server", "anthropic"),
         ]:
-            provider = "simulate" if "SIMULATE" in next(iter(env)) else "anthropic"
-            walls, commands = [], []
+            env = {"AGENTFLOW_SIMULATE_LATENCY": "0", "ANTHROPIC_BASE_URL": server.url,
+                   "ANTHROPIC_API_KEY": "bench"}  # fmt: skip
+            walls: dict[int, list[float]] = {small.size: [], big.size: []}
+            commands: dict[int, list[float]] = {small.size: [], big.size: []}
             for repeat in range(config.overhead_repeats):
-                summary, command = agentflow(
-                    folder / "overhead-home",
-                    "run",
-                    str(path),
-                    "--provider",
-                    provider,
-                    "--set",
-                    f"topic={provider} {repeat}",
-                    "--quiet",
-                    env={**env, "ANTHROPIC_API_KEY": "bench"},
-                )
-                walls.append(summary["totals"]["wall_seconds"])
-                commands.append(command)
-            wall, command = statistics.median(walls), statistics.median(commands)
+                for size, path in paths.items():
+                    summary, command = agentflow(
+                        folder / f"overhead-home-{provider}-{size}",
+                        "run",
+                        str(path),
+                        "--provider",
+                        provider,
+                        "--set",
+                        f"topic={provider} {repeat}",
+                        "--quiet",
+                        env=env,
+                    )
+                    walls[size].append(summary["totals"]["wall_seconds"])
+                    commands[size].append(command)
+            wall = statistics.median(walls[big.size])
+            command = statistics.median(commands[big.size])
+            slope = (command - statistics.median(commands[small.size])) / (big.size - small.size)
             print(
-                f"  {label:<40} run {wall:6.2f}s = {wall / dag.size * 1000:.2f} ms/task"
-                f"   (whole command {command:.2f}s; median of {len(walls)})"
+                f"  {label:<40} in-run {wall / big.size * 1000:5.2f} ms/task"
+                f"   all-in {slope * 1000:5.2f} ms/task   (run {wall:.2f}s, command"
+                f" {command:.2f}s; medians of {len(walls[big.size])})"
             )
 
 
