@@ -1,5 +1,6 @@
 """From a workflow file to a plan, the one way `plan` and `run` both go: load the prices,
-validate, learn from the run history, plan, and collect what deserves a warning.
+validate, learn from the run history (adaptive routing's escalate starts, each task's
+real duration), plan, and collect what deserves a warning.
 
 Nothing is worked out twice: the prices are loaded once, validation's agent picks, tool
 selections and model choices are the plan's, and the budget in force (a command's flags
@@ -17,6 +18,7 @@ from agentflow.plan.build import build_plan
 from agentflow.plan.model import Plan
 from agentflow.prices import PriceTable, load_prices
 from agentflow.spec.workflow import Workflow
+from agentflow.store.durations import learned_durations
 from agentflow.store.routing import learn_from_history
 from agentflow.validate.workflow import validate_workflow
 
@@ -54,6 +56,7 @@ def prepare(
             inputs=inputs or {},
             budget=workflow.budget.overridden(usd=budget_usd, tokens=budget_tokens),
             learned=learn_from_history(workflow, prices, path=history),
+            durations=learned_durations(workflow.name, path=history),
             estimate=estimate,
         )
     except AgentflowError as error:  # a missing input: the warnings still deserve a look

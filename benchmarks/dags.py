@@ -1,19 +1,21 @@
-"""Generated DAG workflows with a known latency per task, and their makespan lower bound.
+"""Generated DAG workflows with a hidden latency per task, and their makespan lower bound.
 
-Used by `benchmarks/scheduling.py`. Every prompt starts with a `[task ID]` marker so a fake
-server can look up how long that task should take.
+Used by `benchmarks/scheduling.py`. Every prompt starts with a `[task ID]` marker so the
+fake server can look up how long that task takes; nothing in the workflow file (its
+`max_tokens` least of all) depends on the latencies, so the plan cannot see them.
 """
 
 from __future__ import annotations
 
 import heapq
+import math
 import random
 import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 
 MARKER = re.compile(r"\[task ([a-z0-9_-]+)\]")
-MAX_LATENCY = 3.0  # seconds; keeps max_tokens (below) under the streaming threshold of 4096
+MAX_LATENCY = 3.0  # seconds
 
 Sampler = Callable[[random.Random], float]
 
@@ -36,6 +38,11 @@ def uniform(low: float, high: float) -> Sampler:
 def pareto(minimum: float = 0.05, alpha: float = 0.9, maximum: float = MAX_LATENCY) -> Sampler:
     """Heavy-tailed: P(latency > x) = (minimum / x) ** alpha, clipped to `maximum`."""
     return lambda rng: min(maximum, minimum * (1.0 - rng.random()) ** (-1.0 / alpha))
+
+
+def lognormal(median: float, sigma: float, maximum: float) -> Sampler:
+    """Heavy-tailed: log(latency) is normal around log(median), clipped to `maximum`."""
+    return lambda rng: min(maximum, rng.lognormvariate(math.log(median), sigma))
 
 
 def zero(rng: random.Random) -> float:
@@ -63,16 +70,17 @@ def layered(name: str, layers: int, width: int, latency: Sampler, seed: int = 1)
     return Dag(name, needs, {t: latency(rng) for t in needs})
 
 
-def max_tokens_for(latency: float) -> int:
-    """Long answers take long: the planner's duration estimate then tracks the latency."""
-    return 64 + round(min(latency, MAX_LATENCY) * 400)
-
-
-def to_yaml(dag: Dag) -> str:
-    """The workflow file; every other task reads its first need's output in its prompt."""
+def to_yaml(dag: Dag, *, seed: int = 1, concurrency: int = 5) -> str:
+    """The workflow file. Each task's `max_tokens` is drawn at random (256-2048), apart
+    from its latency, as a user's settings would be; every other task reads its first
+    need's output in its prompt, and every prompt names the input `topic` (a new topic is
+    a new request, so a re-run on a new topic misses the response cache)."""
+    rng = random.Random(seed * 7919)
     lines = [
         "version: 1",
         f"name: {dag.name}",
+        f"concurrency: {concurrency}",
+        "inputs: {topic: {default: owls}}",
         "defaults: {model: haiku, retries: 0}",
         "tasks:",
     ]
@@ -80,15 +88,16 @@ def to_yaml(dag: Dag) -> str:
         ref = f" Earlier: {{{{ tasks.{deps[0]}.output }}}}" if deps and index % 2 == 0 else ""
         lines += [
             f"  {tid}:",
-            f"    max_tokens: {max_tokens_for(dag.latency[tid])}",
+            f"    max_tokens: {rng.choice((256, 512, 1024, 2048))}",
             f"    needs: [{', '.join(deps)}]",
-            f'    prompt: "[task {tid}] Step {index} of {dag.name}: summarise.{ref}"',
+            f'    prompt: "[task {tid}] Step {index} of {dag.name}'
+            f' on {{{{ inputs.topic }}}}.{ref}"',
         ]
     return "\n".join(lines) + "\n"
 
 
 def critical_path(dag: Dag) -> float:
-    """The longest chain of true latencies through the DAG."""
+    """The longest chain of latencies through the DAG."""
     finish: dict[str, float] = {}
     for tid, deps in dag.needs.items():  # needs are listed in topological order
         finish[tid] = max((finish[d] for d in deps), default=0.0) + dag.latency[tid]
@@ -100,6 +109,19 @@ def lower_bound(dag: Dag, concurrency: int) -> tuple[float, str]:
     path = critical_path(dag)
     work = sum(dag.latency.values()) / concurrency
     return (path, "path") if path >= work else (work, "work")
+
+
+def remaining(dag: Dag, weight: Mapping[str, float]) -> dict[str, float]:
+    """Each task's longest path to the end, itself included, by `weight`: the priority
+    the engine's ready queue gives it."""
+    after: dict[str, float] = {}
+    dependents: dict[str, list[str]] = {t: [] for t in dag.needs}
+    for tid, deps in dag.needs.items():
+        for dep in deps:
+            dependents[dep].append(tid)
+    for tid in reversed(list(dag.needs)):
+        after[tid] = weight[tid] + max((after[d] for d in dependents[tid]), default=0.0)
+    return after
 
 
 def simulated_makespan(

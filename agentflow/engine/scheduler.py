@@ -3,7 +3,9 @@
 `dynamic` (the default) releases a task the moment its last need succeeds; when more
 tasks are ready than there are slots, the one with the longest remaining path to the end
 of the DAG goes first (critical-path-first list scheduling), which keeps the makespan
-close to max(critical path, total work / concurrency). `waves` releases a wave only when
+close to max(critical path, total work / concurrency). The priorities are the plan's
+(`PlannedTask.remaining_seconds`): paths weighed by each task's real duration in earlier
+runs where the history knew it, else by its estimate. `waves` releases a wave only when
 the previous one has wholly finished: simpler to reason about, and the baseline.
 """
 

@@ -3,7 +3,8 @@ its agent, model, tools and limits, each with the reason it was chosen; no API c
 
 Validation already picked each task's agent, tools and model; the plan takes those as they
 are (only adaptive routing's learned starts move an escalate chain). Durations come from a
-fixed latency plus the expected output at the model tier's typical speed. Token and cost
+fixed latency plus the expected output at the model tier's typical speed, or, for a task
+that ran before, from its real durations in the history (passed in as `durations`). Token and cost
 estimates (agentflow.plan.estimate) are made only when asked for.
 """
 
@@ -16,7 +17,7 @@ from dataclasses import dataclass, replace
 from agentflow.errors import AgentflowError, ExitCode, Problem
 from agentflow.plan import graph as dag
 from agentflow.plan.estimate import EXPECTED_OUTPUT_FRACTION, estimate_plan
-from agentflow.plan.model import Plan, PlannedTask
+from agentflow.plan.model import LearnedDuration, Plan, PlannedTask
 from agentflow.prices import PriceTable
 from agentflow.routing.adaptive import LearnedStart
 from agentflow.routing.choose import ModelChoice
@@ -70,11 +71,14 @@ def build_plan(
     inputs: Mapping[str, str],
     budget: BudgetCap | None = None,
     learned: Mapping[str, LearnedStart] | None = None,
+    durations: Mapping[str, LearnedDuration] | None = None,
     estimate: bool = True,
 ) -> Plan:
     """`inputs` as given (--set), `budget` the cap in force (default: the file's), `learned`
-    the escalate starts adaptive routing took from the history; `estimate` adds token and
-    cost estimates (what `plan` shows; a run needs none)."""
+    the escalate starts adaptive routing took from the history, `durations` the tasks' real
+    durations in earlier runs (weighing them, where known, instead of the estimate: the
+    critical path and the run's priorities follow); `estimate` adds token and cost
+    estimates (what `plan` shows; a run needs none)."""
     workflow, catalog = validated.workflow, validated.agents
     assert workflow is not None and catalog is not None and validated.ok, "validate first"
     values = resolve_inputs(workflow, inputs)
@@ -90,10 +94,12 @@ def build_plan(
         tid: _seconds(prices, routes[tid].model, settings[tid].max_tokens or 0)
         for tid in file_order
     }
-    remaining = dag.remaining_seconds(ordering, waves, seconds)
+    durations = durations or {}
+    weights = {t: durations[t].seconds for t in durations if t in seconds}
+    remaining = dag.remaining_seconds(ordering, waves, {**seconds, **weights})
     critical = dag.critical_path(ordering, remaining)
     keys, topics = _names_read(workflow)
-    timing = {tid: (tid, file_order[tid], wave, seconds[tid], remaining[tid])
+    timing = {tid: (tid, file_order[tid], wave, seconds[tid], remaining[tid], durations.get(tid))
               for wave, ids in enumerate(waves) for tid in ids}  # fmt: skip
     plan = Plan(
         name=workflow.name,
@@ -162,11 +168,11 @@ def _task(
     validated: ValidatedWorkflow,
     route: _Route,
     settings: Settings,
-    when: tuple[str, int, int, float, float],
+    when: tuple[str, int, int, float, float, LearnedDuration | None],
 ) -> PlannedTask:
-    """`when`: the task's id, its place in the file, its wave, its expected duration and
-    the longest path from it to the end."""
-    tid, position, wave, seconds, remaining = when
+    """`when`: the task's id, its place in the file, its wave, its expected duration, the
+    longest path from it to the end, and its learned duration."""
+    tid, position, wave, seconds, remaining, learned = when
     task = workflow.tasks[tid]
     pick, selection = validated.picks[tid], validated.tools[tid]
     agent = pick.agent
@@ -202,6 +208,7 @@ def _task(
         subscribed_topics=topics,
         est_seconds=seconds,
         remaining_seconds=remaining,
+        learned=learned,
     )
 
 

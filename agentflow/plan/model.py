@@ -13,6 +13,15 @@ from agentflow.spec.workflow import AskSettings, BudgetCap, Checks, Routing
 
 
 @dataclass(frozen=True)
+class LearnedDuration:
+    """A task's real duration in recent runs of its workflow (agentflow.store.durations):
+    the median over the runs it succeeded in, provider start-up and cache hits left out."""
+
+    seconds: float
+    runs: int  # how many runs it was measured in
+
+
+@dataclass(frozen=True)
 class PlannedTask:
     id: str
     position: int  # its place in the file, from 0
@@ -41,8 +50,14 @@ class PlannedTask:
     sets: tuple[str, ...] = ()  # state keys it declares it sets
     subscribed_keys: tuple[str, ...] = ()  # news before each turn: state keys...
     subscribed_topics: tuple[str, ...] = ()  # ...and topics
-    est_seconds: float = 0.0
+    est_seconds: float = 0.0  # estimated duration (a fixed latency plus expected output)
     remaining_seconds: float = 0.0  # longest path from this task to the end, itself included
+    learned: LearnedDuration | None = None  # its real duration in earlier runs, if known
+
+    @property
+    def seconds(self) -> float:
+        """The duration the plan weighs this task by: learned when known, else estimated."""
+        return self.learned.seconds if self.learned is not None else self.est_seconds
 
 
 @dataclass(frozen=True)

@@ -20,6 +20,7 @@ def plan_to_json(plan: Plan) -> dict[str, Any]:
         "waves": [list(w) for w in plan.waves],
         "critical_path": list(plan.critical_path),
         "critical_path_seconds": round(plan.critical_path_seconds, 3),
+        "learned_durations": sum(1 for t in plan.tasks.values() if t.learned is not None),
         "tasks": {t.id: _task_json(t, estimate.tasks[t.id]) for t in plan.tasks.values()},
         "totals": {
             "tasks": len(plan.tasks),
@@ -58,6 +59,9 @@ def _task_json(t: PlannedTask, e: TaskEstimate) -> dict[str, Any]:
         "escalate": list(t.escalate),
         "tools": list(t.tools),
         "max_turns": t.max_turns,
+        "est_seconds": round(t.est_seconds, 3),
+        "learned_seconds": None if t.learned is None else round(t.learned.seconds, 3),
+        "learned_runs": 0 if t.learned is None else t.learned.runs,
         "est_input_tokens": e.input_tokens,
         "max_input_tokens": e.max_input_tokens,
         "max_output_tokens": e.max_output_tokens,
@@ -83,6 +87,7 @@ def render_plan(plan: Plan, console: Console) -> None:
     table.add_column("agent")
     table.add_column("model")
     table.add_column("why")
+    table.add_column("time", justify="right")
     table.add_column("in tok (est)", justify="right")
     table.add_column("max out", justify="right")
     table.add_column("est cost", justify="right", footer=usd(estimate.cost_usd))
@@ -96,6 +101,7 @@ def render_plan(plan: Plan, console: Console) -> None:
             _agent_cell(t),
             t.model,
             t.model_reason,
+            _time_cell(t),
             count(e.input_tokens),
             count(e.max_output_tokens),
             usd(e.cost_usd),
@@ -105,6 +111,7 @@ def render_plan(plan: Plan, console: Console) -> None:
     console.print(
         f"Critical path: {' -> '.join(plan.critical_path)} (~{plan.critical_path_seconds:.0f}s)"
     )
+    _render_durations(plan, console)
     _render_loops(plan, console)
     _render_prompt_cache(estimate, console)
     _render_budget(plan, estimate, console)
@@ -125,6 +132,28 @@ def _render_loops(plan: Plan, console: Console) -> None:
             console.print(
                 f"Waits: {task.id} starts once state.{key} is set (by {', '.join(setters)})"
             )
+
+
+def _time_cell(task: PlannedTask) -> str:
+    if task.learned is None:
+        return f"~{task.est_seconds:.0f}s"
+    return f"{task.learned.seconds:.2f}s learned"
+
+
+def _render_durations(plan: Plan, console: Console) -> None:
+    """Whether the priorities (and the critical path) come from real durations."""
+    learned = [t for t in plan.tasks.values() if t.learned is not None]
+    if not learned:
+        console.print("Durations: estimated (no earlier run of this workflow to learn from)")
+        return
+    runs = max(t.learned.runs for t in learned if t.learned is not None)
+    rest = len(plan.tasks) - len(learned)
+    console.print(
+        f"Durations: learned for {len(learned)} of {len(plan.tasks)} tasks (the median of "
+        f"their last {runs} run{'s' if runs > 1 else ''} at most)"
+        + (f", estimated for {rest}" if rest else "")
+        + "; a run starts the ready task with the longest remaining path first"
+    )
 
 
 def _in_file_order(plan: Plan) -> list[PlannedTask]:

@@ -1,11 +1,22 @@
-"""The ready queue and the limiter on their own: no network, no clock but a fake one."""
+"""The ready queue and the limiter on their own (no network, no clock but a fake one), and
+the plan's priorities, learned or estimated, ordering a run."""
 
 from __future__ import annotations
 
 import asyncio
+from pathlib import Path
+
+import pytest
 
 from agentflow.engine.limiter import AdaptiveLimiter
 from agentflow.engine.scheduler import ReadyQueue
+from agentflow.plan.build import build_plan
+from agentflow.plan.model import LearnedDuration
+from agentflow.prepare import Prepared
+from agentflow.prices import load_prices
+from agentflow.providers.function import FunctionProvider
+from agentflow.validate.workflow import validate_workflow
+from tests.engine.helpers import asked, echo, run, write_workflow
 
 #   a -> c -> e        b (short, alone)
 #   a -> d
@@ -102,3 +113,50 @@ def test_limiter_bounds_concurrent_holders():
         return limiter.peak_in_flight
 
     assert asyncio.run(scenario()) == 1
+
+
+# `quick` looks longest by its estimate (max_tokens); what earlier runs measured says the
+# path slow -> tail is the long one.
+LEARNING = """\
+concurrency: 1
+defaults: {model: haiku}
+tasks:
+  quick: {prompt: "go", max_tokens: 4000}
+  slow: {prompt: "go", max_tokens: 64}
+  tail: {needs: [slow], prompt: "after {{ tasks.slow.output }}", max_tokens: 64}
+"""
+
+
+def planned_with(folder: Path, durations: dict[str, LearnedDuration]) -> Prepared:
+    prices = load_prices()
+    validated = validate_workflow(write_workflow(folder, LEARNING), prices)
+    plan = build_plan(validated, prices, inputs={}, durations=durations, estimate=False)
+    return Prepared(plan, prices)
+
+
+def test_learned_durations_order_the_ready_queue(tmp_path: Path) -> None:
+    estimated = FunctionProvider(echo)
+    run(planned_with(tmp_path, {}), estimated)
+    assert asked(estimated) == ["quick", "slow", "tail"]
+
+    learned = {
+        "quick": LearnedDuration(0.2, 3),
+        "slow": LearnedDuration(4.0, 3),
+        "tail": LearnedDuration(1.0, 3),
+    }
+    prepared = planned_with(tmp_path, learned)
+    assert prepared.plan.critical_path == ("slow", "tail")
+    assert prepared.plan.critical_path_seconds == pytest.approx(5.0)
+    assert prepared.plan.tasks["slow"].remaining_seconds == pytest.approx(5.0)
+    provider = FunctionProvider(echo)
+    run(prepared, provider)
+    assert asked(provider) == ["slow", "tail", "quick"]
+
+
+def test_a_task_without_a_learned_duration_keeps_its_estimate(tmp_path: Path) -> None:
+    prepared = planned_with(tmp_path, {"slow": LearnedDuration(4.0, 2)})
+    quick = prepared.plan.tasks["quick"]
+    assert quick.learned is None and quick.seconds == quick.est_seconds > 4.0
+    provider = FunctionProvider(echo)
+    run(prepared, provider)
+    assert asked(provider) == ["quick", "slow", "tail"]
