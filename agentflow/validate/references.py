@@ -42,12 +42,13 @@ def check_graph(workflow: Workflow) -> list[Problem]:
     import networkx as nx  # only a broken workflow needs its cycles explained
 
     graph = workflow.graph.to_networkx()
+    place = {tid: i for i, tid in enumerate(workflow.tasks)}
     problems = []
     for component in nx.strongly_connected_components(graph):
         if len(component) < 2:
             continue
         cycle = [edge[0] for edge in nx.find_cycle(graph.subgraph(component))]
-        start = min(cycle, key=list(workflow.tasks).index)
+        start = min(cycle, key=place.__getitem__)
         turn = cycle.index(start)
         ordered = cycle[turn:] + cycle[:turn]
         text = " -> ".join([*ordered, ordered[0]])
