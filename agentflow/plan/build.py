@@ -22,6 +22,7 @@ from agentflow.prices import PriceTable
 from agentflow.routing.adaptive import LearnedStart
 from agentflow.routing.choose import ModelChoice
 from agentflow.routing.tools import max_turns, subscriptions
+from agentflow.spec.bulk import building
 from agentflow.spec.templates import parse_template
 from agentflow.spec.workflow import BudgetCap, Settings, TaskSpec, Workflow
 from agentflow.validate.workflow import ValidatedWorkflow
@@ -79,6 +80,28 @@ def build_plan(
     durations in earlier runs (weighing them, where known, instead of the estimate: the
     critical path and the run's priorities follow); `estimate` adds token and cost
     estimates (what `plan` shows; a run needs none)."""
+    with building():  # millions of objects for a large workflow: agentflow.spec.bulk
+        return _build(
+            validated,
+            prices,
+            inputs,
+            budget=budget,
+            learned=learned,
+            durations=durations,
+            estimate=estimate,
+        )
+
+
+def _build(
+    validated: ValidatedWorkflow,
+    prices: PriceTable,
+    inputs: Mapping[str, str],
+    *,
+    budget: BudgetCap | None,
+    learned: Mapping[str, LearnedStart] | None,
+    durations: Mapping[str, LearnedDuration] | None,
+    estimate: bool,
+) -> Plan:
     workflow, catalog = validated.workflow, validated.agents
     assert workflow is not None and catalog is not None and validated.ok, "validate first"
     values = resolve_inputs(workflow, inputs)

@@ -22,7 +22,12 @@ from agentflow.plan.model import Estimate, Plan, PlannedTask, TaskEstimate
 from agentflow.prices import PriceTable, Usage
 from agentflow.routing.classifier import CLASSIFY_MAX_TOKENS, CLASSIFY_RETRIES
 from agentflow.routing.classifier import SYSTEM as CLASSIFIER_SYSTEM
-from agentflow.spec.templates import RenderContext, parse_template, render_template
+from agentflow.spec.templates import (
+    RenderContext,
+    filled_length,
+    parse_template,
+    render_template,
+)
 from agentflow.tokens import (
     REQUEST_OVERHEAD_TOKENS,
     bound_request_tokens,
@@ -33,6 +38,7 @@ from agentflow.tokens import (
 )
 
 EXPECTED_OUTPUT_FRACTION = 0.5
+FILLED_SLACK_CHARS = 4096  # what filling inputs may add to a prompt counted as filled
 
 
 def estimate_plan(plan: Plan, prices: PriceTable) -> Estimate:
@@ -100,27 +106,50 @@ def _covered(estimate: TaskEstimate, covered: bool) -> TaskEstimate:
 
 
 def _own_input_tokens(plan: Plan) -> dict[str, int]:
-    """Each task's input tokens before upstream outputs are added: prompt and system."""
-    context = RenderContext(plan.inputs, {}, {})
+    """Each task's input tokens before upstream outputs are added: prompt and system.
+    A prompt whose inputs make it much larger than it is (an input of 100 KB read 100
+    times by each of many tasks: far more text than the file) is not filled to be
+    counted: its inputs' tokens are added once per reference instead, one more each for
+    where it joins the text (an over-count, like every estimate here)."""
     ids = list(plan.tasks)
+    prompts = [plan.tasks[tid].prompt for tid in ids]
+    cheap = [
+        filled_length(prompt, plan.inputs) <= 2 * len(prompt) + FILLED_SLACK_CHARS
+        for prompt in prompts
+    ]
     counted = estimate_tokens_batch(
-        [render_template(plan.tasks[tid].prompt, context) for tid in ids]
+        [
+            render_template(prompt, RenderContext(plan.inputs if fill else {}, {}, {}))
+            for prompt, fill in zip(prompts, cheap, strict=True)
+        ]
     )
+    inputs = {name: estimate_tokens(value) + 1 for name, value in plan.inputs.items()}
     systems = {task.system for task in plan.tasks.values() if task.system}
     system_tokens = {text: estimate_tokens(text) for text in systems}
     return {
-        tid: counted[i] + system_tokens.get(plan.tasks[tid].system, 0) + REQUEST_OVERHEAD_TOKENS
+        tid: counted[i]
+        + (0 if cheap[i] else _input_refs_tokens(prompts[i], inputs))
+        + system_tokens.get(plan.tasks[tid].system, 0)
+        + REQUEST_OVERHEAD_TOKENS
         for i, tid in enumerate(ids)
     }
 
 
 def _own_input_bounds(plan: Plan) -> dict[str, int]:
-    """Each task's most input tokens before upstream outputs are added: its bytes."""
-    context = RenderContext(plan.inputs, {}, {})
+    """Each task's most input tokens before upstream outputs are added: its bytes. The
+    prompt is not filled (its inputs could make it huge): each input reference adds the
+    input's bytes to the template's own (whose reference text over-counts a little)."""
+    inputs = {name: bound_tokens(value) for name, value in plan.inputs.items()}
     return {
-        tid: bound_request_tokens(task.system, [render_template(task.prompt, context)])
+        tid: bound_request_tokens(task.system, [task.prompt])
+        + _input_refs_tokens(task.prompt, inputs)
         for tid, task in plan.tasks.items()
     }
+
+
+def _input_refs_tokens(prompt: str, inputs: Mapping[str, int]) -> int:
+    refs, _ = parse_template(prompt)
+    return sum(inputs.get(ref.name, 0) for ref in refs if ref.kind == "input")
 
 
 def _input_tokens(

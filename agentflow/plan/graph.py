@@ -18,15 +18,19 @@ def ordering_graph(workflow: Workflow) -> TaskGraph:
     waiters = [t for t in workflow.tasks.values() if t.waits_for]
     if not waiters:
         return graph
-    edges = []
-    for waiter in waiters:
-        after = graph.descendants(waiter.id) | {waiter.id}
-        for key in waiter.waits_for:
-            edges += [
-                (setter.id, waiter.id)
-                for setter in workflow.tasks.values()
-                if key in setter.sets and setter.id not in after
-            ]
+    setters: dict[str, list[str]] = {}  # key -> the tasks that declare they set it
+    for task in workflow.tasks.values():
+        for key in task.sets:
+            setters.setdefault(key, []).append(task.id)
+    candidates = [
+        (setter, waiter.id)
+        for waiter in waiters
+        for key in waiter.waits_for
+        for setter in setters.get(key, ())
+    ]
+    # A setter the waiter reaches (itself, or downstream of it) cannot run before it.
+    after = graph.reachable((waiter, setter) for setter, waiter in candidates)
+    edges = [(setter, waiter) for setter, waiter in candidates if (waiter, setter) not in after]
     ordered = graph.with_edges(edges)
     # validate refuses cycles of waits; should one slip through, order by needs alone.
     return ordered if ordered.is_acyclic() else graph

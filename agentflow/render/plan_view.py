@@ -80,34 +80,29 @@ def render_plan(plan: Plan, console: Console) -> None:
         f"Plan for {plan.name} ({plan.file}): {len(plan.tasks)} tasks in "
         f"{len(plan.waves)} waves, no API call made"
     )
-    table = Table(box=table_box(console), show_footer=True)
-    table.add_column("wave", justify="right", footer="")
-    table.add_column("task", footer="total")
-    table.add_column("needs")
-    table.add_column("agent")
-    table.add_column("model")
-    table.add_column("why")
-    table.add_column("time", justify="right")
-    table.add_column("in tok (est)", justify="right")
-    table.add_column("max out", justify="right")
-    table.add_column("est cost", justify="right", footer=usd(estimate.cost_usd))
-    table.add_column("max cost", justify="right", footer=usd(estimate.max_cost_usd))
-    for t in plan.tasks.values():
-        e = estimate.tasks[t.id]
-        table.add_row(
-            str(t.wave),
-            t.id,
-            ", ".join(t.needs) or "-",
-            _agent_cell(t),
-            t.model,
-            t.model_reason,
-            _time_cell(t),
-            count(e.input_tokens),
-            count(e.max_output_tokens),
-            usd(e.cost_usd),
-            usd(e.max_cost_usd),
-        )
-    console.print(table)
+    rows = [_row(t, estimate.tasks[t.id]) for t in plan.tasks.values()]
+    footer = [
+        "",
+        "total",
+        "",
+        "",
+        "",
+        "",
+        "",
+        "",
+        "",
+        usd(estimate.cost_usd),
+        usd(estimate.max_cost_usd),
+    ]
+    if len(rows) > LARGE_PLAN_TASKS:
+        _plain_table(rows, footer, console)
+    else:
+        table = Table(box=table_box(console), show_footer=True)
+        for (header, right), bottom in zip(_COLUMNS, footer, strict=True):
+            table.add_column(header, justify="right" if right else "left", footer=bottom)
+        for row in rows:
+            table.add_row(*row)
+        console.print(table)
     console.print(
         f"Critical path: {' -> '.join(plan.critical_path)} (~{plan.critical_path_seconds:.0f}s)"
     )
@@ -115,6 +110,59 @@ def render_plan(plan: Plan, console: Console) -> None:
     _render_loops(plan, console)
     _render_prompt_cache(estimate, console)
     _render_budget(plan, estimate, console)
+
+
+# Above this many tasks the table is laid out here, in one pass over the rows: rich takes
+# milliseconds a row to measure and wrap cells, minutes for 100,000 tasks.
+LARGE_PLAN_TASKS = 1_000
+_COLUMNS = (  # (header, right-aligned)
+    ("wave", True),
+    ("task", False),
+    ("needs", False),
+    ("agent", False),
+    ("model", False),
+    ("why", False),
+    ("time", True),
+    ("in tok (est)", True),
+    ("max out", True),
+    ("est cost", True),
+    ("max cost", True),
+)
+
+
+def _row(t: PlannedTask, e: TaskEstimate) -> list[str]:
+    return [
+        str(t.wave),
+        t.id,
+        ", ".join(t.needs) or "-",
+        _agent_cell(t),
+        t.model,
+        t.model_reason,
+        _time_cell(t),
+        count(e.input_tokens),
+        count(e.max_output_tokens),
+        usd(e.cost_usd),
+        usd(e.max_cost_usd),
+    ]
+
+
+def _plain_table(rows: list[list[str]], footer: list[str], console: Console) -> None:
+    """The same columns as plain aligned text, each column as wide as its widest cell."""
+    headers = [header for header, _ in _COLUMNS]
+    widths = [len(h) for h in headers]
+    for row in (*rows, footer):
+        widths = [max(w, len(cell)) for w, cell in zip(widths, row, strict=True)]
+
+    def line(cells: list[str]) -> str:
+        return "  ".join(
+            cell.rjust(w) if right else cell.ljust(w)
+            for cell, w, (_, right) in zip(cells, widths, _COLUMNS, strict=True)
+        ).rstrip()
+
+    rule = "  ".join("-" * w for w in widths)
+    lines = [line(headers), rule, *(line(row) for row in rows), rule, line(footer)]
+    for start in range(0, len(lines), 10_000):
+        console.out("\n".join(lines[start : start + 10_000]), highlight=False)
 
 
 def _render_loops(plan: Plan, console: Console) -> None:
@@ -126,12 +174,15 @@ def _render_loops(plan: Plan, console: Console) -> None:
                 f"Tool loop: {t.id} with {', '.join(t.tools)}, at most {t.max_turns} turns "
                 f"(max cost counts {t.max_turns} turns of the first one's size)"
             )
-    for task in _in_file_order(plan):
+    ordered = _in_file_order(plan)
+    setters: dict[str, list[str]] = {}  # state key -> the tasks that declare they set it
+    for t in ordered:
+        for key in t.sets:
+            setters.setdefault(key, []).append(t.id)
+    for task in ordered:
         for key in task.waits_for:
-            setters = [t.id for t in _in_file_order(plan) if key in t.sets and t.id != task.id]
-            console.print(
-                f"Waits: {task.id} starts once state.{key} is set (by {', '.join(setters)})"
-            )
+            by = ", ".join(s for s in setters.get(key, ()) if s != task.id)
+            console.print(f"Waits: {task.id} starts once state.{key} is set (by {by})")
 
 
 def _time_cell(task: PlannedTask) -> str:

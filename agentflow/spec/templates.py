@@ -82,9 +82,10 @@ _FORMS = {
 }
 
 
-@lru_cache(maxsize=32768)
+@lru_cache(maxsize=262_144)  # more than a workflow's most tasks (MAX_TASKS), twice over
 def parse_template(template: str) -> tuple[tuple[TemplateRef, ...], tuple[TemplateIssue, ...]]:
-    """References and issues in `template` (cached: validate, plan and run all ask)."""
+    """References and issues in `template` (cached: validate, plan and run all ask, and a
+    cache smaller than the workflow would miss on every task)."""
     refs: list[TemplateRef] = []
     issues: list[TemplateIssue] = []
     for match in _EXPR.finditer(template):
@@ -142,6 +143,17 @@ def render_template(template: str, context: RenderContext) -> str:
         cursor = ref.end
     pieces.append(template[cursor:])
     return "".join(pieces)
+
+
+def filled_length(template: str, inputs: Mapping[str, str]) -> int:
+    """The length of `template` with its inputs filled and every other reference left
+    empty, worked out without making that text (which can be far larger than the file)."""
+    refs, _ = parse_template(template)
+    size = len(template)
+    for ref in refs:
+        size += len(inputs.get(ref.name, "")) if ref.kind == "input" else 0
+        size -= ref.end - ref.start
+    return size
 
 
 def _render_ref(ref: TemplateRef, context: RenderContext) -> str:

@@ -18,6 +18,7 @@ DEFAULT_RETRIES = 3
 DEFAULT_CONCURRENCY = 5
 DEFAULT_ASK_MAX_DEPTH = 2
 DEFAULT_ASK_TIMEOUT = 120.0
+MAX_TASKS = 100_000  # the most tasks a workflow may have (README.md, "Limits")
 
 
 @dataclass(frozen=True)

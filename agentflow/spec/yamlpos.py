@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import hashlib
 import math
+import stat
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -20,8 +21,11 @@ import yaml
 from agentflow.errors import Problem
 from agentflow.guard.readfile import UnreadableFile, read_limited
 
-MAX_FILE_BYTES = 10 * 1024 * 1024
-MAX_NODES = 500_000  # guards against alias bombs ("billion laughs") and absurd files
+# The largest workflow file read: planning takes time and memory in proportion to the
+# file, ~1 s and ~40 MB per MB (README.md, "Limits", and benchmarks/plan_scale.py).
+MAX_FILE_BYTES = 16 * 1024 * 1024
+MAX_NODES = 2_000_000  # values once aliases are expanded: against alias bombs ("billion
+# laughs"); a file of MAX_FILE_BYTES without aliases holds fewer
 MAX_DEPTH = 100  # a failed parse this deep is called too deeply nested, whatever the parser said
 DEPTH_SCAN_CHARS = 1024 * 1024  # how much of a failed document is scanned for its depth
 
@@ -196,8 +200,13 @@ def read_text_file(path: Path, what: str) -> tuple[str | None, Problem | None]:
     a FIFO or device, a symlink loop, too large) into one Problem."""
     file = str(path)
     try:
+        size = _regular_size(path)
+        if size is not None and size > MAX_FILE_BYTES:
+            return None, _too_big(file, what, size)  # refused before a byte is read
         raw = read_limited(path, limit=MAX_FILE_BYTES, what=what)
     except UnreadableFile as exc:
+        if "too large" in exc.message:  # grew past the limit while being read
+            return None, _too_big(file, what, None)
         return None, Problem(file, exc.message, hint=exc.hint)
     if b"\x00" in raw:
         return None, Problem(file, f"{what} is binary, not text", hint="is this the right file?")
@@ -209,9 +218,31 @@ def read_text_file(path: Path, what: str) -> tuple[str | None, Problem | None]:
     return text, None
 
 
+def _regular_size(path: Path) -> int | None:
+    """The size `stat` gives a regular file (stat never blocks, not even on a FIFO); None
+    for anything else, which `read_limited` then names."""
+    try:
+        info = path.stat()
+    except OSError:
+        return None
+    return info.st_size if stat.S_ISREG(info.st_mode) else None
+
+
+def _too_big(file: str, what: str, size: int | None) -> Problem:
+    limit = MAX_FILE_BYTES // 1024 // 1024
+    grown = "more than the limit" if size is None else f"{size / 1024 / 1024:,.1f} MB"
+    return Problem(
+        file,
+        f"{what} is {grown}; the limit is {limit} MB",
+        hint="split it into smaller workflows; see Limits in README.md",
+    )
+
+
 def load_yaml(text: str, file: str) -> tuple[LoadedYaml | None, list[Problem]]:
     """Parse one YAML document; problems instead of exceptions."""
     problems: list[Problem] = []
+    if _too_many_values(text):
+        return None, [_too_large(file)]
     try:
         data = yaml.load(text, Loader=_loader_class(file, problems))  # noqa: S506 - safe loader
     except (yaml.YAMLError, RecursionError) as exc:
@@ -222,10 +253,41 @@ def load_yaml(text: str, file: str) -> tuple[LoadedYaml | None, list[Problem]]:
         return None, [Problem(file, "the file is empty", hint="see README.md for the format")]
     try:
         if _expanded_size(data, MAX_NODES) > MAX_NODES:
-            return None, [Problem(file, f"the document expands to more than {MAX_NODES} values")]
+            return None, [_too_large(file, "expands to")]
     except RecursionError:
         return None, [_too_deep(file)]
     return LoadedYaml(data, text), problems
+
+
+def _too_large(file: str, verb: str = "holds") -> Problem:
+    return Problem(
+        file,
+        f"the document {verb} more than {MAX_NODES:,} values",
+        hint="split it into smaller workflows; see Limits in README.md",
+    )
+
+
+def _too_many_values(text: str) -> bool:
+    """Whether the document has more than MAX_NODES values, found out before building
+    them: PyYAML holds ~300 bytes a value while it builds, so a file of `a,a,a,...` would
+    take 20 times its size again. Every value but the first needs one of a few characters,
+    so counting them settles nearly every file; the rest are parsed without being built,
+    up to the limit."""
+    if 1 + sum(text.count(c) for c in "\n:,[{-?") <= MAX_NODES:
+        return False
+    values = 0
+    try:
+        for event in yaml.parse(text, Loader=_BASE_LOADER):
+            if isinstance(event, _VALUE_EVENTS):
+                values += 1
+                if values > MAX_NODES:
+                    return True
+    except (yaml.YAMLError, RecursionError):
+        return False  # loading it says what is wrong, in its words
+    return False
+
+
+_VALUE_EVENTS = (yaml.ScalarEvent, yaml.CollectionStartEvent, yaml.AliasEvent)
 
 
 def _too_deep(file: str) -> Problem:

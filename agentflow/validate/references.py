@@ -5,7 +5,6 @@ from __future__ import annotations
 from agentflow.errors import Problem
 from agentflow.routing.assign import AUTO_AGENT
 from agentflow.spec.agents import AgentCatalog
-from agentflow.spec.graph import TaskGraph
 from agentflow.spec.templates import TemplateRef, parse_template
 from agentflow.spec.workflow import TaskSpec, Workflow
 from agentflow.validate.common import at, did_you_mean
@@ -43,12 +42,13 @@ def check_graph(workflow: Workflow) -> list[Problem]:
     import networkx as nx  # only a broken workflow needs its cycles explained
 
     graph = workflow.graph.to_networkx()
+    place = {tid: i for i, tid in enumerate(workflow.tasks)}
     problems = []
     for component in nx.strongly_connected_components(graph):
         if len(component) < 2:
             continue
         cycle = [edge[0] for edge in nx.find_cycle(graph.subgraph(component))]
-        start = min(cycle, key=list(workflow.tasks).index)
+        start = min(cycle, key=place.__getitem__)
         turn = cycle.index(start)
         ordered = cycle[turn:] + cycle[:turn]
         text = " -> ".join([*ordered, ordered[0]])
@@ -74,22 +74,29 @@ def _ref_position(workflow: Workflow, task_id: str, offset: int) -> tuple[int | 
 
 def check_templates(workflow: Workflow) -> list[Problem]:
     problems: list[Problem] = []
-    graph = workflow.graph
+    found: list[tuple[TaskSpec, TemplateRef]] = []
     for task in workflow.tasks.values():
         refs, issues = parse_template(task.prompt)
         for issue in issues:
             line, col = _ref_position(workflow, task.id, issue.start)
             problems.append(Problem(str(workflow.path), issue.message, line, col, issue.hint))
-        for ref in refs:
-            message, hint = _ref_error(workflow, graph, task, ref)
-            if message:
-                line, col = _ref_position(workflow, task.id, ref.start)
-                problems.append(Problem(str(workflow.path), message, line, col, hint))
+        found += [(task, ref) for ref in refs]
+    # Whether a task read is upstream, asked of the graph for all references at once.
+    upstream = workflow.graph.reachable(
+        (ref.name, task.id)
+        for task, ref in found
+        if ref.kind in ("output", "json") and ref.name not in task.needs
+    )
+    for task, ref in found:
+        message, hint = _ref_error(workflow, upstream, task, ref)
+        if message:
+            line, col = _ref_position(workflow, task.id, ref.start)
+            problems.append(Problem(str(workflow.path), message, line, col, hint))
     return problems
 
 
 def _ref_error(
-    workflow: Workflow, graph: TaskGraph, task: TaskSpec, ref: TemplateRef
+    workflow: Workflow, upstream: set[tuple[str, str]], task: TaskSpec, ref: TemplateRef
 ) -> tuple[str | None, str | None]:
     if ref.kind in ("state", "messages"):
         return None, None  # filled in while the run goes: any key or topic may exist
@@ -103,7 +110,7 @@ def _ref_error(
         return f"{ref.text}: unknown task {ref.name!r}", hint
     if ref.name == task.id:
         return f"{ref.text}: a task cannot use its own output", None
-    if ref.name not in task.needs and not _is_upstream(graph, ref.name, task.id):
+    if ref.name not in task.needs and (ref.name, task.id) not in upstream:
         return (
             f"{ref.text}: task {ref.name!r} is not upstream of {task.id!r}",
             f"add {ref.name!r} to needs of {task.id!r}",
@@ -111,10 +118,6 @@ def _ref_error(
     if ref.kind == "json":
         return _json_ref_error(workflow.tasks[ref.name], ref)
     return None, None
-
-
-def _is_upstream(graph: TaskGraph, source: str, target: str) -> bool:
-    return graph.has_path(source, target)
 
 
 def _json_ref_error(source: TaskSpec, ref: TemplateRef) -> tuple[str | None, str | None]:

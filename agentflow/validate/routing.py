@@ -3,7 +3,9 @@ that the model each task starts on is priced (whose choices the plan then reuses
 
 from __future__ import annotations
 
+import json
 from collections.abc import Mapping
+from functools import lru_cache
 from typing import Any
 
 from agentflow.errors import Problem
@@ -86,16 +88,38 @@ def _check_task(workflow: Workflow, tid: str, prices: PriceTable) -> list[Proble
 
 
 def _schema_problem(schema: Mapping[str, Any]) -> str | None:
-    """An output_schema must itself be a valid JSON Schema, or every answer would fail."""
-    from jsonschema.exceptions import SchemaError
+    """An output_schema must itself be a valid JSON Schema, or every answer would fail.
+    Tasks often share one schema: each different one is checked once."""
+    try:
+        key = json.dumps(schema, sort_keys=True)
+    except (TypeError, ValueError):  # not JSON (a YAML date, say): jsonschema will say
+        return _checked_schema_problem(schema)
+    if key not in _SCHEMA_CHECKS:
+        _SCHEMA_CHECKS[key] = _checked_schema_problem(schema)
+    return _SCHEMA_CHECKS[key]
+
+
+_SCHEMA_CHECKS: dict[str, str | None] = {}  # a schema's JSON -> its problem, for this process
+
+
+def _checked_schema_problem(schema: Mapping[str, Any]) -> str | None:
     from jsonschema.validators import validator_for
 
-    try:
-        validator_for(schema).check_schema(schema)
-    except SchemaError as exc:
-        where = "/".join(str(p) for p in exc.absolute_path) or "the schema"
-        return f"output_schema is not a valid JSON Schema at {where}: {exc.message}"
-    return None
+    error = next(iter(_meta_validator(validator_for(schema)).iter_errors(schema)), None)
+    if error is None:
+        return None
+    where = "/".join(str(p) for p in error.absolute_path) or "the schema"
+    return f"output_schema is not a valid JSON Schema at {where}: {error.message}"
+
+
+@lru_cache(maxsize=8)
+def _meta_validator(cls: type) -> Any:
+    """The validator of a JSON Schema draft's own meta-schema, built once (jsonschema's
+    check_schema builds it again for every schema it checks: most of its cost)."""
+    from jsonschema.validators import validator_for
+
+    meta = validator_for(cls.META_SCHEMA, default=cls)
+    return meta(cls.META_SCHEMA, format_checker=meta.FORMAT_CHECKER)
 
 
 def _check_auto_agents(workflow: Workflow, catalog: AgentCatalog) -> list[Problem]:

@@ -28,6 +28,7 @@ from agentflow.spec.agents import MAX_FILE_BYTES, Agent, AgentCatalog
 from agentflow.spec.graph import TaskGraph
 from agentflow.spec.workflow import TaskSpec, Workflow
 from agentflow.validate.common import at as _at
+from agentflow.validate.common import closest
 
 _OFFERED = f"agentflow offers {', '.join(KNOWN_TOOLS)}; Claude Code's Task is ask_agent"
 
@@ -282,9 +283,9 @@ def _deadlock(
     tid = task.id
     hint = f"add `sets: [{key}]` to the task that calls set_state for it"
     if not declared.get(key):
-        close = difflib.get_close_matches(key, list(declared), n=1, cutoff=0.75)
+        close = closest(key, declared, cutoff=0.75)
         if close:
-            hint = f"did you mean state.{close[0]}? else {hint}"
+            hint = f"did you mean state.{close}? else {hint}"
         return f"task {tid!r} waits for state.{key}, but no task declares sets: [{key}]", hint
     reasons = []
     for setter in declared[key]:

@@ -17,8 +17,9 @@ from agentflow.routing.assign import AgentPick, assign_agents
 from agentflow.routing.choose import ModelChoice
 from agentflow.routing.tools import ToolSelection
 from agentflow.spec.agents import AgentCatalog, discover_agents
+from agentflow.spec.bulk import building
 from agentflow.spec.schema import readable_part, schema_problems
-from agentflow.spec.workflow import Workflow, build_workflow
+from agentflow.spec.workflow import MAX_TASKS, Workflow, build_workflow
 from agentflow.spec.yamlpos import LoadedYaml, load_yaml, read_text_file
 from agentflow.validate.references import check_graph, check_references, check_templates
 from agentflow.validate.routing import check_routing, choose_models
@@ -51,6 +52,11 @@ class ValidatedWorkflow:
 
 
 def validate_workflow(path: Path, prices: PriceTable) -> ValidatedWorkflow:
+    with building():  # millions of objects for a large file: agentflow.spec.bulk
+        return _validate(path, prices)
+
+
+def _validate(path: Path, prices: PriceTable) -> ValidatedWorkflow:
     file = str(path)
     text, problem = read_text_file(path, "workflow file")
     if problem is not None:
@@ -70,6 +76,9 @@ def validate_workflow(path: Path, prices: PriceTable) -> ValidatedWorkflow:
             )
         )
         return ValidatedWorkflow(None, None, tuple(problems))
+    tasks = loaded.data.get("tasks")
+    if isinstance(tasks, dict) and len(tasks) > MAX_TASKS:
+        return ValidatedWorkflow(None, None, (_too_many_tasks(file, len(tasks)),))
     schema = schema_problems(loaded, file)
     problems += schema
     if has_errors(schema):  # check the rest all the same: every problem at once
@@ -107,6 +116,14 @@ def _checked(path: Path, loaded: LoadedYaml, prices: PriceTable) -> ValidatedWor
         picks=picks,
         tools=selections,
         models=choices,
+    )
+
+
+def _too_many_tasks(file: str, count: int) -> Problem:
+    return Problem(
+        file,
+        f"the workflow has {count:,} tasks; the limit is {MAX_TASKS:,}",
+        hint="split it into smaller workflows; see Limits in README.md",
     )
 
 

@@ -39,7 +39,7 @@ def test_example_workflows_validate(capsys):
         (lambda p: write(p, ""), "the file is empty"),
         (lambda p: write(p, "# only a comment\n"), "the file is empty"),
         (lambda p: _binary(p), "binary"),
-        (lambda p: _huge(p), "the limit is 10 MB"),
+        (lambda p: _huge(p), "the limit is 16 MB"),
         (lambda p: write(p, "a: " + "[" * 3000 + "]" * 3000), "nested too deeply"),
         (lambda p: write(p, "a: " + "{b: " * 3000 + "}" * 3000), "nested too deeply"),
         (lambda p: write(p, "version: 1\nname: x\ntasks: {a: {prompt: 'x'}\n"), "invalid YAML"),
