@@ -287,4 +287,5 @@ async def execute(
     result.peak_in_flight = ctx.limiter.peak_in_flight
     result.throttle_events = ctx.limiter.throttle_events
     recorder.run_finished(result)
+    await recorder.drained()  # awaited, never blocking: a second Ctrl-C still exits at once
     return result

@@ -9,20 +9,27 @@ any).
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from pathlib import Path
-from typing import Any
+from typing import Any, TextIO
 
+from agentflow.engine.recorder import Recorder
 from agentflow.engine.results import RunResult, TaskResult
-from agentflow.engine.summary import run_summary
+from agentflow.engine.summary import run_summary, task_summary
 from agentflow.events import Event
 
 MESSAGES_FILE = "messages.jsonl"
 
 
-def _write_atomic(path: Path, text: str) -> None:
+def _write_atomic(path: Path, text: str | Callable[[TextIO], None]) -> None:
+    """Write the file whole or not at all; `text` may be a function writing to the file."""
     temporary = path.with_suffix(path.suffix + ".tmp")
     try:
-        temporary.write_text(text, encoding="utf-8")
+        if isinstance(text, str):
+            temporary.write_text(text, encoding="utf-8")
+        else:
+            with temporary.open("w", encoding="utf-8") as file:
+                text(file)
         temporary.replace(path)
     except OSError:
         temporary.unlink(missing_ok=True)  # a full disk leaves no half-written file behind
@@ -42,7 +49,22 @@ def message_json(event: Event) -> dict[str, Any]:
     }
 
 
-class RunFolder:
+def _write_summary(run: RunResult, file: TextIO) -> None:
+    """`summary.json`, streamed: one task a line, never one string of every output at once
+    (and json's C encoder, which an indented dump would not use)."""
+    summary = run_summary(run, with_tasks=False)
+    keys = list(summary)
+    at = keys.index("tasks")  # kept in its place: the same order as `--json`
+    before = {key: summary[key] for key in keys[:at]}
+    after = {key: summary[key] for key in keys[at + 1 :]}
+    file.write(json.dumps(before, ensure_ascii=False)[:-1] + ', "tasks": {')
+    for n, (tid, task) in enumerate(run.tasks.items()):
+        entry = json.dumps({tid: task_summary(task)}, ensure_ascii=False)
+        file.write(("\n  " if not n else ",\n  ") + entry[1:-1])
+    file.write("\n}, " + json.dumps(after, ensure_ascii=False)[1:] + "\n")
+
+
+class RunFolder(Recorder):
     def __init__(self, root: Path, run_id: str) -> None:
         self.path = root / "runs" / run_id
         self.path.mkdir(parents=True, exist_ok=True)
@@ -68,5 +90,4 @@ class RunFolder:
             file.write(line + "\n")
 
     def run_finished(self, run: RunResult) -> None:
-        summary = run_summary(run)
-        _write_atomic(self.path / "summary.json", json.dumps(summary, indent=2, ensure_ascii=False))
+        _write_atomic(self.path / "summary.json", lambda file: _write_summary(run, file))

@@ -135,6 +135,7 @@ def record(run: RunResult, events: list[Event], root: Path) -> RunFolder:
     for task in run.tasks.values():
         recorder.task_finished(task)
     recorder.run_finished(run)
+    recorder.join()
     assert history.errors == []
     return folder
 
