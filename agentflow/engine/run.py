@@ -160,15 +160,19 @@ class _Run:
 
     async def _task(self, task: TaskResult, decision: Decision) -> None:
         on_first_answer = (lambda: self._warmed(decision.prefix)) if decision.prefix else None
+        single = not self.ctx.plan.tasks[task.id].tools  # a tool loop records its own turns
         try:
-            if not self.ctx.plan.tasks[task.id].tools:
+            if single:
                 # Before its clock starts: loading the provider never counts against a task.
                 # A tool loop may be answered turn by turn from the cache, so it opens the
                 # gate only at its first real request.
                 await self.ctx.gate.ready()
+                self._said(task, "user", decision)
             await self.runner.run(task, decision, on_first_answer)
             if task.status in FINISHED_OK:
                 self._keep_output(task)
+                if single:
+                    self._said(task, "assistant", decision)
         except Exception as exc:  # noqa: BLE001 - one task's bug must not sink the run
             error = f"internal error: {type(exc).__name__}: {exc}"
             self.ctx.progress.set_status(task, "failed", error=error)
@@ -177,6 +181,18 @@ class _Run:
                 self.ctx.ledger.release(decision.reservation)
             if decision.prefix is not None:
                 self._warmed(decision.prefix)
+
+    def _said(self, task: TaskResult, role: str, decision: Decision) -> None:
+        """A single call's prompt (with its system prompt) or answer, as a message of the
+        history (a tool loop's conversation records its turns itself)."""
+        if role == "user" and decision.request is not None:
+            request = decision.request
+            payload = {"role": role, "turn": 1, "system": request.system, "text": request.prompt}
+            sender, recipient = "agentflow", task.id
+        else:
+            payload = {"role": role, "turn": 1, "text": task.output or "", "model": task.model}
+            sender, recipient = task.id, "agentflow"
+        self.ctx.collab.log.add(sender, recipient, "message", payload, task.id, keep=False)
 
     def _warmed(self, prefix: str) -> None:
         if prefix in self.admission.warm:

@@ -84,7 +84,7 @@ class RunFolder(Recorder):
 
     def message(self, event: Event) -> None:
         # Appended as it happens, so a run stopped half-way keeps what was said; the file
-        # appears with the first message. default=str: see store.messages.message_row.
+        # appears with the first message. default=str: see store.messages._row.
         line = json.dumps(message_json(event), ensure_ascii=False, default=str)
         with (self.path / MESSAGES_FILE).open("a", encoding="utf-8") as file:
             file.write(line + "\n")
