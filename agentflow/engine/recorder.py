@@ -7,6 +7,7 @@ import asyncio
 import contextlib
 import queue
 import threading
+import time
 from collections.abc import Callable, Iterator
 from dataclasses import replace
 
@@ -14,6 +15,9 @@ from agentflow.engine.results import RunResult, TaskResult
 from agentflow.events import Event
 
 BATCH_LIMIT = 500  # queued calls handed to the recorder as one batch, at most
+# After a short batch the worker waits this long for more: fewer, larger transactions, and
+# less time competing with the event loop for the interpreter (the GIL).
+BATCH_PAUSE = 0.02
 
 
 class Recorder:
@@ -71,6 +75,15 @@ class Recorders(Recorder):
             yield
 
 
+def _snapshot(task: TaskResult) -> TaskResult:
+    """A copy the engine will not change (it appends attempts to the live one); made with
+    the fewest steps, once per finished task on the event loop."""
+    copy = object.__new__(TaskResult)
+    copy.__dict__.update(task.__dict__)
+    copy.attempts = list(task.attempts)
+    return copy
+
+
 class BackgroundRecorder(Recorder):
     """Runs a recorder on one worker thread, in order, so that disk writes (output files,
     SQLite) never stall the event loop: every call only queues. The worker hands what has
@@ -101,6 +114,8 @@ class BackgroundRecorder(Recorder):
                     jobs.append(self._queue.get_nowait())
                 finished = None in jobs
                 self._run_batch([job for job in jobs if job is not None])
+                if not finished and len(jobs) < BATCH_LIMIT:
+                    time.sleep(BATCH_PAUSE)
         finally:
             self._done.set()
 
@@ -118,13 +133,12 @@ class BackgroundRecorder(Recorder):
     def run_started(self, run: RunResult) -> None:
         # Deferred too (opening the history may create and migrate it): the first request
         # need not wait. A snapshot, as for tasks: the engine goes on changing the run.
-        tasks = {tid: replace(t, attempts=list(t.attempts)) for tid, t in run.tasks.items()}
+        tasks = {tid: _snapshot(t) for tid, t in run.tasks.items()}
         snapshot = replace(run, tasks=tasks)
         self._queue.put(lambda: self.inner.run_started(snapshot))
 
     def task_finished(self, task: TaskResult) -> None:
-        # A snapshot: the engine keeps the live object.
-        snapshot = replace(task, attempts=list(task.attempts))
+        snapshot = _snapshot(task)  # the engine keeps the live object
         self._queue.put(lambda: self.inner.task_finished(snapshot))
 
     def message(self, event: Event) -> None:
