@@ -24,14 +24,22 @@ MESSAGES_FILE = "messages.jsonl"
 
 
 def _write_atomic(path: Path, text: str | Callable[[TextIO], None]) -> None:
-    """Write the file whole or not at all; `text` may be a function writing to the file."""
+    """Write the file whole or not at all; `text` may be a function writing to the file
+    (then through a temporary file, renamed when complete)."""
+    if isinstance(text, str):
+        # An output: written in place (a rename per task costs a third more than the
+        # write); a failed write is removed, so a full disk leaves no half-written file.
+        try:
+            _write_bytes(str(path), text.encode("utf-8"))
+        except OSError:
+            with contextlib.suppress(FileNotFoundError):
+                os.unlink(path)
+            raise
+        return
     temporary = f"{path}.tmp"
     try:
-        if isinstance(text, str):
-            _write_bytes(temporary, text.encode("utf-8"))
-        else:
-            with open(temporary, "w", encoding="utf-8") as file:
-                text(file)
+        with open(temporary, "w", encoding="utf-8") as file:
+            text(file)
         os.replace(temporary, path)
     except OSError:
         with contextlib.suppress(FileNotFoundError):
