@@ -34,10 +34,13 @@ class Event:
 @dataclass
 class EventLog:
     """Every message of a run, in order. The engine is single-threaded (asyncio), so a
-    list is enough; `listener` (the record stage) hears each event as it is added."""
+    list is enough; `listener` (the record stage) hears each event as it is added.
+    Events added with `keep=False` (each single call's prompt and answer: read by no one
+    during the run) are numbered and heard, but not held in `events`."""
 
     events: list[Event] = field(default_factory=list)
     listener: Callable[[Event], None] | None = None
+    added: int = 0  # every event so far, kept or not: the last sequence number
 
     def add(
         self,
@@ -46,9 +49,12 @@ class EventLog:
         kind: EventKind,
         payload: Mapping[str, Any],
         task: str | None = None,
+        *,
+        keep: bool = True,
     ) -> Event:
+        self.added += 1
         event = Event(
-            len(self.events) + 1,
+            self.added,
             time.time(),
             task or sender,
             sender,
@@ -56,7 +62,8 @@ class EventLog:
             kind,
             redact_data(dict(payload)),  # secrets in the environment are never recorded
         )
-        self.events.append(event)
+        if keep:
+            self.events.append(event)
         if self.listener is not None:
             self.listener(event)
         return event

@@ -35,19 +35,35 @@ EXIT_FOR_STATUS = {
 }
 
 
-def _install_signal_handlers(control: RunControl) -> None:
-    """First Ctrl-C / SIGTERM: stop gracefully. A second Ctrl-C: leave at once."""
+def _install_signal_handlers(control: RunControl, recorder: BackgroundRecorder) -> None:
+    """First Ctrl-C / SIGTERM: stop gracefully. A second Ctrl-C: leave at once, even while
+    the recorder is still writing (the event loop never waits on it), saying what was not
+    written."""
     loop = asyncio.get_running_loop()
     pressed = {"count": 0}
 
     def on_signal() -> None:
         pressed["count"] += 1
         if pressed["count"] > 1:
-            os._exit(int(ExitCode.INTERRUPTED))
+            _leave_now(recorder.pending)
         control.request_stop()
 
     for sig in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(sig, on_signal)
+
+
+def _leave_now(unwritten: int) -> None:
+    """Exit 130 at once; the records still queued are lost, and said so."""
+    if unwritten:
+        os.write(
+            2,
+            f"interrupted again: exiting at once; about {unwritten} records of this run "
+            f"(finished tasks, messages, the run's end) were not written to {history_path()} "
+            "or the run folder\n".encode(),
+        )
+    else:
+        os.write(2, b"interrupted again: exiting at once\n")
+    os._exit(int(ExitCode.INTERRUPTED))
 
 
 def run_plan(
@@ -79,7 +95,7 @@ def run_plan(
 
     async def main() -> RunResult:
         control = RunControl()
-        _install_signal_handlers(control)
+        _install_signal_handlers(control, recorder)
         try:
             return await execute(
                 plan,

@@ -87,7 +87,7 @@ class Conversation:
             "agentflow",
             context.caller,
             "message",
-            _said("user", 1, request.prompt),
+            {**_said("user", 1, request.prompt), "system": request.system},
             context.task_id,
         )
         while True:

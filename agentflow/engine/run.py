@@ -6,6 +6,7 @@ from __future__ import annotations
 import asyncio
 import random
 import time
+from collections import deque
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
@@ -62,12 +63,15 @@ class _Run:
         # Set when a parked task may start (a prompt-cache warm-up ended, a key was set):
         # wakes the loop without waiting for some task to finish.
         self.wake = asyncio.Event()
+        self.ended: deque[asyncio.Task[None]] = deque()  # tasks done, for the loop to see
         ctx.collab.log.listener = self._on_event
 
     async def run(self) -> None:
         running: dict[asyncio.Task[None], str] = {}
+        # A task that ends wakes the loop through `wake` (see _act): one event to wait on,
+        # not asyncio.wait over every running task, whose cost grows with concurrency.
         stop_wait = asyncio.ensure_future(self.control.stop_requested.wait())
-        wake_wait = asyncio.ensure_future(self.wake.wait())
+        stop_wait.add_done_callback(lambda _: self.wake.set())
         try:
             while True:
                 self._start_ready(running)
@@ -79,21 +83,17 @@ class _Run:
                     continue
                 if not running:
                     break
-                done, _ = await asyncio.wait(
-                    [*running, stop_wait, wake_wait], return_when=asyncio.FIRST_COMPLETED
-                )
-                for future in done:
+                await self.wake.wait()
+                self.wake.clear()
+                while self.ended:
+                    future = self.ended.popleft()
                     if future in running:
                         self._finished(running.pop(future))
-                if wake_wait.done():
-                    self.wake.clear()
-                    wake_wait = asyncio.ensure_future(self.wake.wait())
                 if self.control.stop_requested.is_set():
                     await self._cancel(running)
                     break
         finally:
             stop_wait.cancel()
-            wake_wait.cancel()
         self._cancel_unstarted()
 
     def _start_ready(self, running: dict[asyncio.Task[None], str]) -> None:
@@ -126,7 +126,13 @@ class _Run:
             progress.set_status(task, "budget", error=decision.reason)
             self._finished(tid)
         else:
-            running[asyncio.create_task(self._task(task, decision), name=tid)] = tid
+            future = asyncio.create_task(self._task(task, decision), name=tid)
+            future.add_done_callback(self._ended)
+            running[future] = tid
+
+    def _ended(self, future: asyncio.Task[None]) -> None:
+        self.ended.append(future)
+        self.wake.set()
 
     def _on_event(self, event: Event) -> None:
         self.ctx.progress.recorder.message(event)
@@ -160,15 +166,19 @@ class _Run:
 
     async def _task(self, task: TaskResult, decision: Decision) -> None:
         on_first_answer = (lambda: self._warmed(decision.prefix)) if decision.prefix else None
+        single = not self.ctx.plan.tasks[task.id].tools  # a tool loop records its own turns
         try:
-            if not self.ctx.plan.tasks[task.id].tools:
+            if single:
                 # Before its clock starts: loading the provider never counts against a task.
                 # A tool loop may be answered turn by turn from the cache, so it opens the
                 # gate only at its first real request.
                 await self.ctx.gate.ready()
+                self._said(task, "user", decision)
             await self.runner.run(task, decision, on_first_answer)
             if task.status in FINISHED_OK:
                 self._keep_output(task)
+                if single:
+                    self._said(task, "assistant", decision)
         except Exception as exc:  # noqa: BLE001 - one task's bug must not sink the run
             error = f"internal error: {type(exc).__name__}: {exc}"
             self.ctx.progress.set_status(task, "failed", error=error)
@@ -177,6 +187,18 @@ class _Run:
                 self.ctx.ledger.release(decision.reservation)
             if decision.prefix is not None:
                 self._warmed(decision.prefix)
+
+    def _said(self, task: TaskResult, role: str, decision: Decision) -> None:
+        """A single call's prompt (with its system prompt) or answer, as a message of the
+        history (a tool loop's conversation records its turns itself)."""
+        if role == "user" and decision.request is not None:
+            request = decision.request
+            payload = {"role": role, "turn": 1, "system": request.system, "text": request.prompt}
+            sender, recipient = "agentflow", task.id
+        else:
+            payload = {"role": role, "turn": 1, "text": task.output or "", "model": task.model}
+            sender, recipient = task.id, "agentflow"
+        self.ctx.collab.log.add(sender, recipient, "message", payload, task.id, keep=False)
 
     def _warmed(self, prefix: str) -> None:
         if prefix in self.admission.warm:
@@ -287,4 +309,5 @@ async def execute(
     result.peak_in_flight = ctx.limiter.peak_in_flight
     result.throttle_events = ctx.limiter.throttle_events
     recorder.run_finished(result)
+    await recorder.drained()  # awaited, never blocking: a second Ctrl-C still exits at once
     return result

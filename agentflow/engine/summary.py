@@ -35,14 +35,17 @@ def task_summary(task: TaskResult) -> dict[str, Any]:
     }
 
 
-def run_summary(run: RunResult) -> dict[str, Any]:
+def run_summary(run: RunResult, *, with_tasks: bool = True) -> dict[str, Any]:
+    """The contract JSON; `tasks` left empty when `with_tasks` is false (for writers that
+    stream the tasks one by one)."""
     usage = run.usage
+    tasks = {tid: task_summary(task) for tid, task in run.tasks.items()} if with_tasks else {}
     return {
         "run_id": run.run_id,
         "workflow": run.workflow,
         "status": run.status,
         "run_dir": str(run.run_dir),
-        "tasks": {tid: task_summary(task) for tid, task in run.tasks.items()},
+        "tasks": tasks,
         "totals": {
             **usage.as_dict(),
             "cost_usd": _round(run.cost_usd),

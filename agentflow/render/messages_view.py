@@ -83,6 +83,9 @@ def _conversation(task_id: str, events: list[Event], start: float) -> list[Text]
         offset = _offset(event, start)
         agent = _sub_agent(event)
         prefix = f"  {offset:>8}  " + (f"{agent} › " if agent else "")
+        system = event.payload.get("system") if event.kind == "message" else None
+        if system:  # the system prompt the request carried
+            lines.append(Text(f"{prefix}system: {_cut(str(system), TEXT_WIDTH)}", style="dim"))
         notes = event.payload.get("notes") if event.kind == "message" else None
         for note in notes or ():  # delivered to the model before this turn
             note_line = f"{prefix}note: {_cut(str(note), TEXT_WIDTH)}"

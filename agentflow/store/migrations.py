@@ -152,3 +152,12 @@ def m008_run_provider(db: sqlite3.Connection) -> None:
     # The provider a run used: a simulated run is recorded, but never counted as spend nor
     # learned from. NULL: recorded before providers were, so taken as real.
     db.execute("ALTER TABLE runs ADD COLUMN provider TEXT")
+
+
+@migration
+def m009_blobs(db: sqlite3.Connection) -> None:
+    # Long texts of messages (system prompts, prompts, answers, tool results), stored once
+    # by their sha256 however many messages carry them; agentflow.store.messages.
+    db.execute("CREATE TABLE blobs (hash TEXT PRIMARY KEY, text TEXT NOT NULL)")
+    # A message's payload fields kept in `blobs`: JSON {field: hash}; NULL when none.
+    db.execute("ALTER TABLE messages ADD COLUMN blob_fields TEXT")

@@ -12,7 +12,8 @@ import json
 import sqlite3
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -93,16 +94,58 @@ def _attempt_row(run_id: str, task_id: str, attempt: Attempt) -> dict[str, Any]:
     }
 
 
-_LIVE_TOTALS = f"""
-UPDATE runs SET (requests, {", ".join(USAGE_COLUMNS)}, cost_usd, saved_usd) = (
-    SELECT count(*), {", ".join(f"coalesce(sum(a.{c}), 0)" for c in USAGE_COLUMNS)},
-           coalesce(sum(a.cost_usd), 0),
-           coalesce(sum(a.prompt_cache_saved_usd), 0)
-             + (SELECT coalesce(sum(t.saved_usd), 0) FROM tasks t WHERE t.run_id = runs.run_id)
-    FROM attempts a WHERE a.run_id = runs.run_id
+_TOTAL_COLUMNS = ("requests", *USAGE_COLUMNS, "cost_usd", "saved_usd")
+_LIVE_TOTALS = (
+    f"UPDATE runs SET ({', '.join(_TOTAL_COLUMNS)}) = "
+    f"({', '.join('?' for _ in _TOTAL_COLUMNS)}) WHERE run_id = ?"
 )
-WHERE run_id = ?
-"""
+BATCH_LIMIT = 500  # writes held at most before they are committed together
+
+
+def _task_totals(task: TaskResult) -> tuple[float, ...]:
+    """What one task adds to its run's totals, in the order of _TOTAL_COLUMNS."""
+    requests = cost = saved = 0.0
+    tokens = [0, 0, 0, 0]
+    for attempt in task.attempts:
+        requests += 1
+        usage = attempt.usage
+        tokens[0] += usage.input_tokens
+        tokens[1] += usage.output_tokens
+        tokens[2] += usage.cache_creation_input_tokens
+        tokens[3] += usage.cache_read_input_tokens
+        cost += attempt.cost_usd
+        saved += attempt.prompt_cache_saved_usd
+    return (requests, *tokens, cost, saved + task.saved_usd)
+
+
+class _RunTotals:
+    """The run's live totals, kept as tasks finish: each task's share is replaced when it
+    is recorded again, so the cost per task does not grow with the run."""
+
+    def __init__(self) -> None:
+        self._shares: dict[str, tuple[float, ...]] = {}
+        self._sums = [0.0] * len(_TOTAL_COLUMNS)
+        self.changed = False
+
+    def add(self, task: TaskResult) -> None:
+        share = _task_totals(task)
+        old = self._shares.get(task.id)
+        self._shares[task.id] = share
+        for i, value in enumerate(share):
+            self._sums[i] += value - (old[i] if old else 0.0)
+        self.changed = True
+
+    def values(self) -> tuple[float | int, ...]:
+        # Counts back to integers; dollars as they are.
+        return tuple(
+            round(v) if name not in ("cost_usd", "saved_usd") else v
+            for name, v in zip(_TOTAL_COLUMNS, self._sums, strict=True)
+        )
+
+
+def _saved_state(task: TaskResult) -> tuple[Any, ...]:
+    """What decides whether a task's stored row is still current."""
+    return (task.status, len(task.attempts), task.ended_at, task.turns, task.error)
 
 
 def _stand_in_run(db: sqlite3.Connection, run_id: str, at: float) -> None:
@@ -115,7 +158,12 @@ def _stand_in_run(db: sqlite3.Connection, run_id: str, at: float) -> None:
 
 
 class HistoryRecorder(Recorder):
-    """Writes a run into the history database as it happens: one transaction per call.
+    """Writes a run into the history database as it happens.
+
+    Writes made inside `batch()` (the background recorder wraps each batch of queued calls
+    in one) are committed together, in one transaction; outside it, each call is its own.
+    The run's totals are kept here as tasks finish and written with them, so a run killed
+    mid-way still adds up, at a cost per task that does not grow with the run.
 
     Everything stored comes from RunResult / TaskResult / Attempt and the run's Events,
     which hold no secrets (the API key never reaches them). A database error never sinks
@@ -129,7 +177,11 @@ class HistoryRecorder(Recorder):
         self.errors: list[str] = []
         self._positions: dict[str, int] = {}
         self._db: sqlite3.Connection | None = None
-        self._lock = threading.Lock()
+        self._lock = threading.RLock()
+        self._pending: list[Callable[[sqlite3.Connection], None]] = []
+        self._held = 0  # depth of batch()
+        self._totals = _RunTotals()
+        self._saved: dict[str, tuple[Any, ...]] = {}  # task -> its state when last stored
 
     # The engine's calls -------------------------------------------------------------------
 
@@ -137,43 +189,65 @@ class HistoryRecorder(Recorder):
         self.run_id = run.run_id
         self._positions = {tid: i for i, tid in enumerate(run.tasks)}
         # Every task goes in at once (pending), so `runs show` on a live run lists them all.
-        self._write(lambda db: self._save_run(db, run, "running", with_tasks=True))
+        self._write(lambda db: self._save_run(db, run, "running"))
 
     def task_finished(self, task: TaskResult) -> None:
         if self.run_id is None:
             return  # not started and no run id given: run_finished will store every task
         run_id = self.run_id
-
-        def write(db: sqlite3.Connection) -> None:
-            _stand_in_run(db, run_id, task.started_at or time.time())
-            self._save_task(db, run_id, task)
-            # Keep the run's totals current, so a run killed mid-way still adds up. Summed
-            # in SQL from what is stored: cheap, where re-adding the whole RunResult in
-            # Python after every task would be quadratic in the number of tasks.
-            db.execute(_LIVE_TOTALS, (run_id,))
-
-        self._write(write)
+        self._totals.add(task)
+        self._write(lambda db: self._save_task(db, run_id, task))
 
     def message(self, event: Event) -> None:
         if self.run_id is None:
             return  # the engine sends messages only after run_started, which sets the id
         run_id = self.run_id
-
-        def write(db: sqlite3.Connection) -> None:
-            _stand_in_run(db, run_id, event.at)
-            save_message(db, run_id, event)
-
-        self._write(write)
+        self._write(lambda db: save_message(db, run_id, event))
 
     def run_finished(self, run: RunResult) -> None:
         self.run_id = run.run_id
         self._positions = {tid: i for i, tid in enumerate(run.tasks)}
+        self._totals.changed = False  # the run's own figures follow
         # Some tasks are only marked at the end (skipped, cancelled before starting).
-        self._write(lambda db: self._save_run(db, run, run.status, with_tasks=True))
+        self._write(lambda db: self._save_run(db, run, run.status))
         self.close()
+
+    @contextmanager
+    def batch(self) -> Iterator[None]:
+        """Hold the writes made inside, and commit them in one transaction at the end."""
+        with self._lock:
+            self._held += 1
+        try:
+            yield
+        finally:
+            with self._lock:
+                self._held -= 1
+                if not self._held:
+                    self.flush()
+
+    def flush(self) -> None:
+        """Commit the writes held so far (with the run's current totals)."""
+        with self._lock:
+            pending, self._pending = self._pending, []
+            if not pending:
+                return
+            if self._totals.changed and self.run_id is not None:
+                pending.append(self._live_totals(self.run_id))
+                self._totals.changed = False
+            try:
+                self._commit(pending)
+            except (sqlite3.Error, OSError):
+                self._saved.clear()  # rolled back: run_finished stores every task again
+                # One bad write must not cost the others: each again, on its own.
+                for action in pending:
+                    try:
+                        self._commit([action])
+                    except (sqlite3.Error, OSError) as exc:
+                        self.errors.append(f"{self.path}: history not recorded: {exc}")
 
     def close(self) -> None:
         with self._lock:
+            self.flush()
             if self._db is not None:
                 self._db.close()
                 self._db = None
@@ -182,21 +256,29 @@ class HistoryRecorder(Recorder):
 
     def _write(self, action: Callable[[sqlite3.Connection], None]) -> None:
         with self._lock:
-            try:
-                if self._db is None:
-                    self._db = connect(self.path)
-                with transaction(self._db):
-                    action(self._db)
-            except (sqlite3.Error, OSError) as exc:
-                self.errors.append(f"{self.path}: history not recorded: {exc}")
+            self._pending.append(action)
+            if not self._held or len(self._pending) >= BATCH_LIMIT:
+                self.flush()
 
-    def _save_run(
-        self, db: sqlite3.Connection, run: RunResult, status: str, with_tasks: bool
-    ) -> None:
+    def _commit(self, actions: list[Callable[[sqlite3.Connection], None]]) -> None:
+        if self._db is None:
+            self._db = connect(self.path)
+        with transaction(self._db):
+            if self.run_id is not None:
+                # A placeholder if run_started's write was lost; run_finished fills it in.
+                _stand_in_run(self._db, self.run_id, time.time())
+            for action in actions:
+                action(self._db)
+
+    def _live_totals(self, run_id: str) -> Callable[[sqlite3.Connection], None]:
+        values = self._totals.values()
+        return lambda db: db.execute(_LIVE_TOTALS, (*values, run_id))
+
+    def _save_run(self, db: sqlite3.Connection, run: RunResult, status: str) -> None:
         row = _run_row(run, status)
         db.execute(upsert("runs", ("run_id",), tuple(row)), row)
-        if with_tasks:
-            for task in run.tasks.values():
+        for task in run.tasks.values():
+            if self._saved.get(task.id) != _saved_state(task):
                 self._save_task(db, run.run_id, task)
 
     def _save_task(self, db: sqlite3.Connection, run_id: str, task: TaskResult) -> None:
@@ -208,3 +290,4 @@ class HistoryRecorder(Recorder):
                 upsert("attempts", ("run_id", "task_id", "number"), tuple(attempt_row)),
                 attempt_row,
             )
+        self._saved[task.id] = _saved_state(task)

@@ -129,3 +129,35 @@ def test_concurrent_runs_share_the_cache_safely(messages_server: MessagesServer,
     again = start_run(messages_server, tmp_path, tmp_path / "one.yaml", "--json")
     again.communicate(timeout=120)
     assert again.returncode == 0 and messages_server.count() == 0
+
+
+def test_second_ctrl_c_leaves_at_once_while_the_recorder_catches_up(tmp_path: Path):
+    """20,000 simulated tasks at zero latency finish faster than the history and the run
+    folder are written: Ctrl-C twice during that backlog still leaves at once, with 130."""
+    tasks = 20_000
+    path = tmp_path / "wide.yaml"
+    path.write_text(
+        "version: 1\nname: wide\nconcurrency: 50\ndefaults: {max_tokens: 64}\ntasks:\n"
+        + "".join(f"  t{i}: {{prompt: 'item {i}'}}\n" for i in range(tasks))
+    )
+    state = tmp_path / "state"
+    env = {**os.environ, "AGENTFLOW_HOME": str(state), "AGENTFLOW_SIMULATE_LATENCY": "0"}
+    process = subprocess.Popen(
+        [sys.executable, "-m", "agentflow", "run", str(path), "--provider", "simulate",
+         "--json", "--no-cache"],
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env, cwd=tmp_path,
+    )  # fmt: skip
+    try:
+        # Outputs are written by the recorder: once some are on disk, the run is well on.
+        assert wait_for(lambda: len(list(state.glob("runs/*/t1*.md"))) >= 200, 120)
+        process.send_signal(signal.SIGINT)
+        time.sleep(0.3)
+        started = time.monotonic()
+        process.send_signal(signal.SIGINT)
+        out, err = process.communicate(timeout=15)
+        took = time.monotonic() - started
+    finally:
+        process.kill()
+    assert process.returncode == 130, err[-2000:]
+    assert took < 2.5, f"the second Ctrl-C took {took:.1f}s to end the run"
+    assert "Traceback" not in err
