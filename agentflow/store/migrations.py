@@ -161,3 +161,12 @@ def m009_blobs(db: sqlite3.Connection) -> None:
     db.execute("CREATE TABLE blobs (hash TEXT PRIMARY KEY, text TEXT NOT NULL)")
     # A message's payload fields kept in `blobs`: JSON {field: hash}; NULL when none.
     db.execute("ALTER TABLE messages ADD COLUMN blob_fields TEXT")
+
+
+@migration
+def m010_estimates(db: sqlite3.Connection) -> None:
+    # An attempt whose outcome was unknown (timed out, cancelled, unreadable) is charged its
+    # worst case: `estimated` says its usage and cost are that bound, not a reported bill.
+    db.execute("ALTER TABLE attempts ADD COLUMN estimated INTEGER NOT NULL DEFAULT 0")
+    # A task whose output was cut at max_tokens.
+    db.execute("ALTER TABLE tasks ADD COLUMN truncated INTEGER NOT NULL DEFAULT 0")

@@ -213,6 +213,7 @@ def _attempt(row: sqlite3.Row) -> Attempt:
         status_code=row["status_code"],
         prompt_cache_saved_usd=row["prompt_cache_saved_usd"],
         purpose=row["purpose"],
+        estimated=bool(row["estimated"]),
     )
 
 
@@ -235,6 +236,7 @@ def _task(row: sqlite3.Row, attempts: list[Attempt]) -> TaskResult:
         saved_usd=row["saved_usd"],
         turns=row["turns"],
         tool_calls=row["tool_calls"],
+        truncated=bool(row["truncated"]),
     )
 
 

@@ -72,6 +72,7 @@ def _task_row(run_id: str, task: TaskResult, position: int | None) -> dict[str, 
         **{f"saved_{name}": n for name, n in task.saved_usage.as_dict().items()},
         "turns": task.turns,
         "tool_calls": task.tool_calls,
+        "truncated": int(task.truncated),
     }
 
 
@@ -91,6 +92,7 @@ def _attempt_row(run_id: str, task_id: str, attempt: Attempt) -> dict[str, Any]:
         "cost_usd": attempt.cost_usd,
         "prompt_cache_saved_usd": attempt.prompt_cache_saved_usd,
         "purpose": attempt.purpose,
+        "estimated": int(attempt.estimated),
     }
 
 

@@ -59,6 +59,15 @@ def test_the_table_says_which_costs_are_upper_bounds(api, capsys, tmp_path):
     assert result.code == 0, result.err
     assert "≤$" in result.out
     assert "1 attempt ended without a known outcome" in result.out
+    # The history keeps which charges are bounds: `runs show` says so as the run did.
+    shown = run_cli(capsys, "runs", "show", _last_run(capsys))
+    assert "≤$" in shown.out and "1 attempt ended without a known outcome" in shown.out
+    again = run_cli(capsys, "runs", "show", _last_run(capsys), "--json").json()
+    assert again["totals"]["cost_estimated_usd"] > 0
+
+
+def _last_run(capsys) -> str:
+    return run_cli(capsys, "runs", "list", "--json").json()[0]["run_id"]
 
 
 @pytest.mark.parametrize("concurrency", [20, 50])

@@ -82,6 +82,9 @@ def test_a_truncated_answer_is_kept_marked_and_asked_again(api, capsys, tmp_path
     result = run_cli(capsys, "run", str(path))
     assert "truncated at max_tokens" in result.out
     assert api.count("/v1/messages") == 2  # the cut answer was not cached
+    run_id = run_cli(capsys, "runs", "list", "--json").json()[0]["run_id"]
+    shown = run_cli(capsys, "runs", "show", run_id)
+    assert "truncated at max_tokens" in shown.out  # the history keeps the mark
 
 
 def test_a_malformed_body_is_a_counted_charged_retry(api, capsys, tmp_path):

@@ -314,8 +314,12 @@ def test_a_database_at_m005_gains_messages_and_keeps_its_runs(
     assert "m006_messages" in names
     old_version = MIGRATIONS[: names.index("m005_attempt_purpose") + 1]
     old_run = make_run("20250201-000000-old005")
-    newer_columns = ("turns", "tool_calls", "provider")  # m007's and m008's, unknown at m005
+    newer_columns = ("turns", "tool_calls", "provider", "truncated", "estimated")  # m007+
     task_row, run_row = agentflow.store.recorder._task_row, agentflow.store.recorder._run_row
+    attempt_row = agentflow.store.recorder._attempt_row
+
+    def old_attempt_row(*args):
+        return {k: v for k, v in attempt_row(*args).items() if k not in newer_columns}
 
     def old_task_row(*args):
         return {k: v for k, v in task_row(*args).items() if k not in newer_columns}
@@ -327,6 +331,7 @@ def test_a_database_at_m005_gains_messages_and_keeps_its_runs(
         patch.setattr(agentflow.store.migrations, "MIGRATIONS", old_version)
         patch.setattr(agentflow.store.recorder, "_task_row", old_task_row)
         patch.setattr(agentflow.store.recorder, "_run_row", old_run_row)
+        patch.setattr(agentflow.store.recorder, "_attempt_row", old_attempt_row)
         recorder = HistoryRecorder()
         recorder.run_finished(old_run)
         assert not recorder.errors
