@@ -181,7 +181,7 @@ def unknown_model_problem(
     table: PriceTable, name: str, file: str, line: int | None, col: int | None
 ) -> Problem:
     close = table.suggestion(name)
-    hint = f"did you mean {close!r}?" if close else "use haiku, sonnet, opus or a priced model id"
+    hint = f"did you mean {close!r}?" if close else "use haiku, sonnet, opus or a priced model id."
     return Problem(
         file,
         f"unknown model {name!r}",
