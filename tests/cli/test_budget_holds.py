@@ -50,6 +50,11 @@ def test_attempts_cut_by_their_timeout_stay_charged(api, capsys, tmp_path, concu
     timed_out = [t for t in summary["tasks"].values() if t["attempts"]]
     assert timed_out and all(t["cost_estimated_usd"] > 0 for t in timed_out)
     assert "charged up to $" in timed_out[0]["error"]
+    print(
+        f"concurrency {concurrency}: cap ${cap}, server billed ${billed:.6f}, agentflow "
+        f"counted ${totals['cost_usd']:.6f} (${totals['cost_estimated_usd']:.6f} as bounds), "
+        f"{api.count('/v1/messages')} requests"
+    )
 
 
 def test_the_table_says_which_costs_are_upper_bounds(api, capsys, tmp_path):
@@ -87,6 +92,7 @@ def test_text_that_tokenises_badly_cannot_cross_the_cap(api, capsys, tmp_path, c
     assert done >= 10  # the bound is safe, not useless: a good part of the cap is used
     plan = run_cli(capsys, "plan", str(path), "--json").json()
     assert plan["totals"]["input_bound"] == "bytes"
+    print(f"concurrency {concurrency}: cap ${cap}, billed ${billed:.6f}, {done} tasks done")
 
 
 def test_a_charge_above_its_reservation_stops_new_work(api, capsys, tmp_path):
