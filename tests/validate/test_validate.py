@@ -318,7 +318,7 @@ tasks:
         "(did you mean 'review'?)",
         f"{path}:8:9: error: tasks.stub: 5 is not of type 'object'",
         f"{path}:9:69: error: unknown model 'gpt-9' (use haiku, sonnet, opus or a priced "
-        "model id Other models can be priced with --prices FILE)",
+        "model id. Other models can be priced with --prices FILE)",
     ]
     as_json = run_cli(capsys, "validate", str(path), "--json").json()["files"][0]
     assert not as_json["ok"] and [p["line"] for p in as_json["problems"]] == [5, 6, 7, 8, 9]
