@@ -27,13 +27,47 @@ def is_secret_name(name: str) -> bool:
 def secrets(environ: Mapping[str, str] | None = None) -> list[tuple[str, str]]:
     """(value, name) of every secret in the environment, longest value first (so a key
     that contains another is replaced whole)."""
-    env = os.environ if environ is None else environ
+    if environ is not None:
+        return _scan(environ)
+    return _PROCESS.current()
+
+
+def _scan(env: Mapping[str, str]) -> list[tuple[str, str]]:
     found = {
         value: name
         for name, value in env.items()
         if len(value) >= MIN_CHARS and is_secret_name(name)
     }
     return sorted(found.items(), key=lambda item: -len(item[0]))
+
+
+class _ProcessSecrets:
+    """The process environment's secrets, scanned again only when it changed: a new or
+    removed variable, or a new value of a secret's variable. Every status change and
+    message asks, so a full scan each time (decoding every variable) would cost the event
+    loop tens of microseconds a call; the check compares the raw names at C speed."""
+
+    def __init__(self) -> None:
+        self._seen: tuple[frozenset[Any], tuple[tuple[Any, Any], ...], list[tuple[str, str]]]
+        self._seen = (frozenset(), (), [])
+        self._valid = False
+
+    def current(self) -> list[tuple[str, str]]:
+        raw = getattr(os.environ, "_data", None)  # the encoded names and values (CPython)
+        if not isinstance(raw, dict):
+            return _scan(os.environ)
+        names, watched, found = self._seen
+        if self._valid and raw.keys() == names and all(raw.get(k) == v for k, v in watched):
+            return found
+        found = _scan(os.environ)
+        watched = tuple(
+            (key, value) for key, value in raw.items() if is_secret_name(os.fsdecode(key))
+        )
+        self._seen, self._valid = (frozenset(raw.keys()), watched, found), True
+        return found
+
+
+_PROCESS = _ProcessSecrets()
 
 
 def redact(text: str, found: list[tuple[str, str]] | None = None) -> str:

@@ -57,3 +57,17 @@ def test_a_key_that_contains_another_is_replaced_whole():
 def test_the_environment_is_read_at_each_call(monkeypatch):
     monkeypatch.setenv("LATE_API_KEY", "set-after-start")
     assert redact("x set-after-start") == "x [redacted: LATE_API_KEY]"
+
+
+def test_the_process_environment_is_read_again_when_it_changes(monkeypatch):
+    # secrets() remembers its last scan; every change that matters must show at once.
+    monkeypatch.setenv("DEPLOY_TOKEN", "first-value-123")
+    assert redact("x first-value-123") == "x [redacted: DEPLOY_TOKEN]"
+    monkeypatch.setenv("DEPLOY_TOKEN", "second-value-456")  # a new value of a secret
+    assert redact("first-value-123 second-value-456") == (
+        "first-value-123 [redacted: DEPLOY_TOKEN]"
+    )
+    monkeypatch.setenv("OTHER_API_KEY", "another-secret-789")  # a new variable
+    assert redact("another-secret-789") == "[redacted: OTHER_API_KEY]"
+    monkeypatch.delenv("OTHER_API_KEY")
+    assert redact("another-secret-789") == "another-secret-789"
